@@ -1,0 +1,22 @@
+"""Shared fixtures: small demo datasets generated once per test session."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+SMALL_SPLITS = {"train": 24, "val": 8}
+
+
+@pytest.fixture(scope="session")
+def small_demo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Both demo sets, 24 train / 8 val images each (the full sets take longer than tests need)."""
+    from search.datasets import DEMO_DATASETS, generate_demo_dataset
+
+    root = tmp_path_factory.mktemp("demo")
+    for name in DEMO_DATASETS:
+        generate_demo_dataset(name, root, sizes=SMALL_SPLITS)
+    return root
