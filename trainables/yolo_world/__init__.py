@@ -1,0 +1,6 @@
+"""YOLO-World v2 on mmyolo: importing this package registers every official type name.
+
+worldtune's own implementation (not the official code): models, data transforms, dataset wrapper,
+collate function, data preprocessor and optimizer constructor, under the names official configs use.
+"""
+from trainables.yolo_world import data, optim  # noqa: F401

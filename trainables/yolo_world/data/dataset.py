@@ -1,0 +1,68 @@
+"""The official MultiModalDataset: any detection dataset plus the class texts of its classes.
+
+Text transforms (LoadText, RandomLoadText) and the multimodal mosaic/mixup read the texts from
+each sample, so the wrapper adds them to every data info, and hands itself to the pipeline so that
+images fetched by mix transforms get their texts too.
+"""
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from mmengine.dataset import BaseDataset, Compose
+from mmyolo.registry import DATASETS
+
+from trainables.yolo_world.data.class_texts import ClassTextError, load_class_texts
+
+
+@DATASETS.register_module()
+class MultiModalDataset:
+    """Wraps `dataset` (a config or a built dataset); `class_text_path` lists its classes' texts.
+
+    `test_mode` is accepted as in official configs; whether the pipeline gets the dataset (for
+    mosaic/mixup) follows the wrapped dataset's own `test_mode`, as mmyolo's datasets do.
+    """
+
+    def __init__(self, dataset: dict | BaseDataset, class_text_path: str | Path | None = None,
+                 test_mode: bool = True, pipeline: Sequence[dict | Callable] = (),
+                 lazy_init: bool = False) -> None:
+        self.dataset = DATASETS.build(dataset) if isinstance(dataset, dict) else dataset
+        self.class_texts = load_class_texts(class_text_path) if class_text_path is not None else None
+        classes = self.dataset.metainfo.get("classes")
+        if self.class_texts is not None and classes is not None and len(classes) != len(self.class_texts):
+            raise ClassTextError(f"class-text file {class_text_path} has {len(self.class_texts)} entries but the "
+                                 f"dataset has {len(classes)} classes {tuple(classes)}: give one entry per "
+                                 "class, in label order")
+        self.test_mode = test_mode
+        self.pipeline = Compose(list(pipeline))
+        self._fully_initialized = False
+        if not lazy_init:
+            self.full_init()
+
+    @property
+    def metainfo(self) -> dict:
+        return copy.deepcopy(self.dataset.metainfo)
+
+    def full_init(self) -> None:
+        """Load the wrapped dataset's annotations (the Runner calls this for lazily built datasets)."""
+        if not self._fully_initialized:
+            self.dataset.full_init()
+            self._fully_initialized = True
+
+    def get_data_info(self, idx: int) -> dict:
+        self.full_init()
+        data_info = self.dataset.get_data_info(idx)
+        if self.class_texts is not None:
+            data_info["texts"] = self.class_texts
+        return data_info
+
+    def __len__(self) -> int:
+        self.full_init()
+        return len(self.dataset)
+
+    def __getitem__(self, idx: int) -> dict:
+        data_info = self.get_data_info(idx)
+        if not getattr(self.dataset, "test_mode", False):
+            data_info["dataset"] = self
+        return self.pipeline(data_info)
