@@ -1,0 +1,81 @@
+"""The Tune trial: a plain function that builds and fits a Ray Train TorchTrainer.
+
+Under Ray Train V2 a TorchTrainer cannot be handed to a Tuner; a trial function fits one instead,
+and `TuneReportCallback` forwards rank 0's per-epoch reports to Tune (one report = one Tune
+`training_iteration`, what ASHA counts). The Train run lives in the trial's own folder, so a trial
+that Tune restarts (after the search driver was killed) resumes from its latest checkpoint.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import ray.train
+import ray.tune
+from ray.train.torch import TorchTrainer
+from ray.tune.integration.ray_train import TuneReportCallback
+
+from trainables.worker import train_worker
+
+ConfigBuilder = Callable[[dict, str], dict]
+"""(trial parameters, absolute work dir) -> complete mmengine config dict."""
+
+
+@dataclass(frozen=True)
+class TrialResources:
+    """What one trial's Train workers hold; fractional GPUs let small models share a card."""
+
+    workers: int = 1
+    gpus_per_worker: float = 0.0
+    cpus_per_worker: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.workers < 1:
+            raise ValueError(f"workers must be >= 1, got {self.workers}")
+        if self.gpus_per_worker < 0 or self.cpus_per_worker < 0:
+            raise ValueError(f"gpus_per_worker and cpus_per_worker must be >= 0, got "
+                             f"{self.gpus_per_worker} and {self.cpus_per_worker}")
+
+    def scaling_config(self) -> ray.train.ScalingConfig:
+        resources = {"CPU": self.cpus_per_worker}
+        if self.gpus_per_worker:
+            resources["GPU"] = self.gpus_per_worker
+        return ray.train.ScalingConfig(num_workers=self.workers, use_gpu=self.gpus_per_worker > 0,
+                                       resources_per_worker=resources)
+
+    def driver_resources(self) -> dict:
+        """The trial function itself only waits on its workers: a token share, so that at
+        concurrency N on a small machine the drivers never starve their own workers."""
+        return {"cpu": 0, "memory": 1 << 20}
+
+
+def run_trial(params: dict, *, build_config: ConfigBuilder, resources: TrialResources,
+              max_failures: int = 1) -> None:
+    """Tune function trainable: one trial = one data-parallel fine-tune.
+
+    `max_failures` restarts a crashed worker group from the latest checkpoint; errors raised by
+    the training code itself (bad settings, out of memory) reach Tune as the trial's error.
+    """
+    trial_dir = Path(ray.tune.get_context().get_trial_dir())
+    config = build_config(params, str(trial_dir / "work_dir"))
+    trainer = TorchTrainer(
+        train_worker,
+        train_loop_config={"mmengine": config},
+        scaling_config=resources.scaling_config(),
+        run_config=ray.train.RunConfig(
+            name="train",
+            storage_path=str(trial_dir),
+            callbacks=[TuneReportCallback()],
+            failure_config=ray.train.FailureConfig(max_failures=max_failures),
+            checkpoint_config=ray.train.CheckpointConfig(num_to_keep=1),
+        ),
+    )
+    trainer.fit()
+
+
+def make_trainable(build_config: ConfigBuilder, resources: TrialResources, max_failures: int = 1):
+    """`run_trial` bound to a config builder, with its resources, ready for `tune.Tuner`."""
+    trainable = ray.tune.with_parameters(run_trial, build_config=build_config, resources=resources,
+                                         max_failures=max_failures)
+    return ray.tune.with_resources(trainable, resources.driver_resources())

@@ -1,0 +1,124 @@
+"""mmengine hooks that connect a training run to Ray Train: per-epoch reports and divergence stops.
+
+They live outside the YOLO-World package because they import Ray; the model stays a plain mmyolo
+extension.
+"""
+from __future__ import annotations
+
+import math
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from mmengine.dist import all_reduce, get_rank, is_distributed
+from mmengine.hooks import EMAHook, Hook
+from mmyolo.registry import HOOKS
+
+from trainables.speed import measure_speed
+
+CHECKPOINT_FILE = "checkpoint.pth"
+
+
+class NonFiniteLossError(RuntimeError):
+    """The training loss became NaN or infinite: the trial has diverged."""
+
+
+@HOOKS.register_module()
+class FiniteLossHook(Hook):
+    """Stop a diverged run at the first non-finite loss instead of burning its budget.
+
+    Every rank sees the decision at the same iteration (one tiny all-reduce), so no rank is left
+    waiting in a collective for a peer that stopped.
+    """
+
+    priority = "VERY_HIGH"
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        loss = (outputs or {}).get("loss")
+        bad = torch.tensor([0.0 if loss is None or math.isfinite(float(loss)) else 1.0])
+        if is_distributed():
+            all_reduce(bad, op="max")
+        if bad.item() > 0:
+            raise NonFiniteLossError(
+                f"training loss became {float(loss) if loss is not None else 'non-finite on another rank'} "
+                f"at epoch {runner.epoch + 1}, iteration {runner.iter + 1}; lower the learning rate or "
+                f"check the data")
+
+
+def _ema_model(runner) -> torch.nn.Module | None:
+    for hook in runner.hooks:
+        if isinstance(hook, EMAHook):
+            return hook.ema_model.module
+    return None
+
+
+def _detector(runner) -> torch.nn.Module:
+    model = runner.model
+    return model.module if hasattr(model, "module") else model
+
+
+@HOOKS.register_module()
+class RayTrainReportHook(Hook):
+    """After every validation: one `ray.train.report` with the metrics and a resumable checkpoint.
+
+    Runs last (after the EMA hook has swapped the training weights back) so the checkpoint holds
+    both weight sets as mmengine expects. After the final validation it also measures the speed of
+    the model that would be deployed (the EMA weights when EMA is on).
+    """
+
+    priority = "LOWEST"
+
+    def __init__(self, image_size: int, speed_runs: int = 50, fp16_speed: bool = True,
+                 speed_texts: list[str] | None = None) -> None:
+        self.image_size, self.speed_runs, self.fp16_speed = image_size, speed_runs, fp16_speed
+        self.speed_texts = speed_texts
+        self._started = time.monotonic()
+        self._resumed_wall_s = 0.0
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        self._resumed_wall_s = float(checkpoint.get("meta", {}).get("wall_s", 0.0))
+
+    def _wall_s(self) -> float:
+        return self._resumed_wall_s + time.monotonic() - self._started
+
+    def _train_metrics(self, runner) -> dict[str, float]:
+        hub = runner.message_hub
+        iterations = max(len(runner.train_dataloader), 1)
+        return {
+            "epoch": runner.epoch,
+            "train_loss": float(hub.get_scalar("train/loss").mean(iterations)),
+            "lr": float(hub.get_scalar("train/lr").current()),
+            "wall_s": self._wall_s(),
+        }
+
+    def _speed_metrics(self, runner) -> dict[str, float | str | None]:
+        model = _ema_model(runner) or _detector(runner)
+        device = next(model.parameters()).device
+        report = measure_speed(model, self.image_size, device=device, fp16=self.fp16_speed,
+                               runs=self.speed_runs, texts=self.speed_texts)
+        return report.as_metrics()
+
+    def after_val_epoch(self, runner, metrics: dict[str, float] | None = None) -> None:
+        import ray.train
+
+        report = {key.split("/", 1)[-1]: value for key, value in (metrics or {}).items()}
+        if "train/loss" in runner.message_hub.log_scalars:  # absent when only validating
+            report |= self._train_metrics(runner)
+        final = runner.epoch >= runner.max_epochs
+        report["finished_budget"] = final
+        folder = None
+        if get_rank() == 0:
+            if final:
+                report |= self._speed_metrics(runner)
+            folder = Path(tempfile.mkdtemp(prefix="worldtune-ckpt-"))
+            runner.save_checkpoint(str(folder), CHECKPOINT_FILE, save_optimizer=True,
+                                   save_param_scheduler=True,
+                                   meta=dict(epoch=runner.epoch, iter=runner.iter, wall_s=self._wall_s()))
+        try:
+            checkpoint = ray.train.Checkpoint.from_directory(str(folder)) if folder else None
+            ray.train.report(report, checkpoint=checkpoint)
+        finally:
+            if folder:
+                shutil.rmtree(folder, ignore_errors=True)

@@ -1,0 +1,82 @@
+"""The Ray Train worker loop: mmengine's Runner, data parallel on the process group Ray set up.
+
+Ray has already initialised torch.distributed (gloo on CPU, NCCL on GPU) and set RANK/WORLD_SIZE,
+so the Runner runs with launcher='pytorch' and does not initialise again; the model is wrapped in
+MMDistributedDataParallel so gradients are synchronised (launcher='none' would silently let the
+ranks drift apart). A restarted worker group resumes from the latest reported checkpoint.
+"""
+from __future__ import annotations
+
+import copy
+import shutil
+from pathlib import Path
+
+import ray.train
+import ray.train.torch
+import torch
+from mmengine.config import Config
+
+from trainables.checkpoint_io import own_checkpoints_loadable
+from trainables.hooks import CHECKPOINT_FILE, NonFiniteLossError
+
+
+class TrialOutOfMemoryError(RuntimeError):
+    """The trial ran out of GPU memory: retrying the same settings would fail again."""
+
+
+def adapt_to_worker(cfg: Config, device: torch.device) -> None:
+    """Settings that depend on where the worker runs, applied to the final merged config."""
+    cfg.launcher = "pytorch"
+    cfg.work_dir = str(Path(cfg.work_dir).absolute())
+    if device.type == "cuda":
+        cfg.model_wrapper_cfg = dict(type="MMDistributedDataParallel", device_ids=[device.index],
+                                     broadcast_buffers=False)
+    else:
+        # CPU DDP rejects device_ids, and SyncBatchNorm needs GPUs.
+        cfg.model_wrapper_cfg = dict(type="MMDistributedDataParallel", device_ids=None, broadcast_buffers=False)
+        cfg.model.use_syncbn = False
+        cfg.pop("optim_wrapper_amp", None)
+        if cfg.optim_wrapper.get("type") == "AmpOptimWrapper":
+            cfg.optim_wrapper.type = "OptimWrapper"
+            cfg.optim_wrapper.pop("dtype", None)
+            cfg.optim_wrapper.pop("loss_scale", None)
+
+
+def resume_from_ray_checkpoint(cfg: Config) -> bool:
+    """Point the Runner at the latest reported checkpoint, if Ray restarted this worker group."""
+    checkpoint = ray.train.get_checkpoint()
+    if checkpoint is None:
+        return False
+    local = Path(cfg.work_dir) / "resume"
+    local.mkdir(parents=True, exist_ok=True)
+    with checkpoint.as_directory() as folder:
+        shutil.copy(Path(folder) / CHECKPOINT_FILE, local / CHECKPOINT_FILE)
+    cfg.load_from = str(local / CHECKPOINT_FILE)
+    cfg.resume = True
+    return True
+
+
+def train_worker(loop_config: dict) -> None:
+    """Ray Train's `train_loop_per_worker`: `loop_config["mmengine"]` is the complete config dict."""
+    from mmengine.runner import Runner
+
+    import trainables.registry  # noqa: F401  (registers every worldtune module)
+
+    cfg = Config(copy.deepcopy(loop_config["mmengine"]))
+    device = ray.train.torch.get_device()
+    adapt_to_worker(cfg, device)
+    resumed = resume_from_ray_checkpoint(cfg)
+    runner = Runner.from_cfg(cfg)
+    if resumed:
+        with own_checkpoints_loadable():
+            runner.load_or_resume()  # runner.train() then skips loading
+    try:
+        runner.train()
+    except NonFiniteLossError as error:  # every rank raises it at the same iteration
+        ray.train.report({"status": "diverged", "error": str(error), "epoch": runner.epoch,
+                          "finished_budget": False})
+    except torch.cuda.OutOfMemoryError as error:
+        raise TrialOutOfMemoryError(
+            f"out of GPU memory on {device} (batch size {cfg.train_dataloader.batch_size} per worker, "
+            f"image size from the trial): lower batch_size or image_size, or use more GPU memory "
+            f"per worker") from error
