@@ -1,0 +1,45 @@
+"""Trial parameters: defaults follow the official recipe; every bad value fails by name."""
+from __future__ import annotations
+
+import pytest
+
+from trainables.params import InvalidTrialParams, TrialParams
+
+
+def test_defaults_are_the_official_v2_recipe() -> None:
+    params = TrialParams()
+    assert (params.lr, params.weight_decay, params.batch_size, params.epochs) == (2e-4, 0.05, 16, 80)
+    assert (params.close_mosaic_epochs, params.use_bn_head, params.cls_loss) == (10, True, "bce")
+
+
+@pytest.mark.parametrize("values, message", [
+    (dict(sise="s"), "unknown trial parameter 'sise'; did you mean 'size'?"),
+    (dict(size="xl"), "'size' = 'xl': must be one of"),
+    (dict(strategy="lora"), "'strategy' = 'lora': must be one of"),
+    (dict(lr=0.0), "'lr' = 0.0: must be > 0"),
+    (dict(lr="fast"), "'lr' = 'fast': must be float, got str"),
+    (dict(batch_size=2.5), "'batch_size' = 2.5: must be int, got float"),
+    (dict(freeze_all=1), "'freeze_all' = 1: must be bool, got int"),
+    (dict(mixup_prob=1.5), "'mixup_prob' = 1.5: must be between 0 and 1"),
+    (dict(frozen_stages=5), "'frozen_stages' = 5: must be -1"),
+    (dict(image_size=300), "'image_size' = 300: must be a multiple of 32"),
+    (dict(embed_dims=0), "'embed_dims' = 0: must be a positive number"),
+    (dict(neck_num_heads=[4, 8]), "'neck_num_heads' = (4, 8): must list 3 positive integers"),
+    (dict(neck_embed_channels=[128, 256, 512], neck_num_heads=[3, 8, 16]), "level 0: 3 heads do not divide 128"),
+    (dict(use_mlp_adapter=True), "'use_mlp_adapter' = True: only applies to strategy 'prompt'"),
+    (dict(strategy="zero_shot"), "zero-shot evaluation needs a pretrained checkpoint"),
+    (dict(focal_gamma=1.0), "set cls_loss: focal"),
+    (dict(epochs=5, close_mosaic_epochs=10), "'close_mosaic_epochs' = 10: is more than the 5 training epochs"),
+    (dict(load_from="/no/such.pth"), "'load_from' = '/no/such.pth': no such checkpoint file"),
+    (dict(text_encoder="/no/such.npy"), "no such embeddings file"),
+])
+def test_bad_values_are_rejected_by_name(values: dict, message: str) -> None:
+    with pytest.raises(InvalidTrialParams, match=message.replace("(", r"\(").replace(")", r"\)").replace("?", r"\?")):
+        TrialParams.from_dict(values)
+
+
+def test_valid_combinations_pass_and_lists_become_tuples() -> None:
+    params = TrialParams.from_dict(dict(size="tiny", strategy="prompt", use_mlp_adapter=True, cls_loss="focal",
+                                        focal_gamma=1.5, neck_num_heads=[2, 4, 8], lr=1))
+    assert params.neck_num_heads == (2, 4, 8) and params.lr == 1
+    assert TrialParams.from_dict(params.as_dict()) == params

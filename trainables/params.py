@@ -1,0 +1,149 @@
+"""The searchable parameters of one trial: names, defaults, and the checks that run before training.
+
+Every parameter a space file may search or fix is a field here, so a typo or an impossible
+combination fails with its name before any worker starts, instead of as a TypeError deep in an
+mmengine build. Defaults follow the official YOLO-World v2 fine-tune recipe.
+"""
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+SIZES = ("tiny", "s", "m", "l", "x")
+STRATEGIES = ("normal", "prompt", "reparameterized", "zero_shot")
+LR_SCHEDULES = ("linear", "cosine")
+CLS_LOSSES = ("bce", "focal")
+
+
+class InvalidTrialParams(ValueError):
+    """A trial parameter is unknown, out of range, or impossible together with another one."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrialParams:
+    size: str = "s"
+    strategy: str = "normal"
+    freeze_all: bool = False                 # freeze the neck and the head module
+    frozen_stages: int = -1                  # image backbone stages to freeze (-1: none, 4: all)
+    use_bn_head: bool = True
+    embed_dims: int | None = None            # head width; None = the text embedding width
+    neck_embed_channels: tuple[int, ...] | None = None  # per level, before widening
+    neck_num_heads: tuple[int, ...] | None = None       # per level, before widening
+    use_depthwise: bool = False              # depthwise-separable attention projections
+    expand_ratio: float = 0.5                # hidden width of the neck's CSP layers
+    use_mlp_adapter: bool = False            # prompt tuning only
+    text_encoder: str = "openai/clip-vit-base-patch32"  # hub id, local folder, or an N x D .npy
+    lr: float = 2e-4
+    weight_decay: float = 0.05
+    batch_size: int = 16                     # per worker
+    epochs: int = 80
+    warmup_epochs: float = 3.0
+    warmup_min_iters: int = 1000
+    lr_schedule: str = "linear"
+    image_size: int = 640
+    cls_loss: str = "bce"
+    focal_gamma: float = 2.0
+    focal_alpha: float = 0.25
+    mosaic_prob: float = 1.0
+    mixup_prob: float = 0.0
+    close_mosaic_epochs: int = 10
+    load_from: str | None = None             # a YOLO-World checkpoint to start from
+    amp: bool | None = None                  # mixed precision; None = on when training on GPU
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for check in (self._check_types, self._check_choices, self._check_ranges, self._check_neck, self._check_combinations):
+            check()
+
+    # -- checks ------------------------------------------------------------------------
+    def _fail(self, name: str, why: str) -> None:
+        raise InvalidTrialParams(f"trial parameter '{name}' = {getattr(self, name)!r}: {why}")
+
+    def _check_types(self) -> None:
+        for name, hint in typing.get_type_hints(type(self)).items():
+            allowed = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+            allowed = tuple(typing.get_origin(a) or a for a in allowed)
+            value = getattr(self, name)
+            if float in allowed and isinstance(value, int) and not isinstance(value, bool):
+                continue  # an integer where a float is expected is fine
+            if isinstance(value, bool) and bool not in allowed or not isinstance(value, allowed):
+                names = " or ".join("None" if a is type(None) else a.__name__ for a in allowed)
+                self._fail(name, f"must be {names}, got {type(value).__name__}")
+            if isinstance(value, tuple) and not all(isinstance(v, int) and not isinstance(v, bool)
+                                                    for v in value):
+                self._fail(name, "must list integers")
+
+    def _check_choices(self) -> None:
+        for name, choices in (("size", SIZES), ("strategy", STRATEGIES), ("lr_schedule", LR_SCHEDULES),
+                              ("cls_loss", CLS_LOSSES)):
+            if getattr(self, name) not in choices:
+                self._fail(name, f"must be one of {list(choices)}")
+
+    def _check_ranges(self) -> None:
+        positive = ("lr", "batch_size", "epochs", "image_size", "expand_ratio")
+        non_negative = ("weight_decay", "warmup_epochs", "warmup_min_iters", "focal_gamma",
+                        "close_mosaic_epochs")
+        for name in positive:
+            if not getattr(self, name) > 0:
+                self._fail(name, "must be > 0")
+        for name in non_negative:
+            if not getattr(self, name) >= 0:
+                self._fail(name, "must be >= 0")
+        for name in ("mosaic_prob", "mixup_prob", "focal_alpha"):
+            if not 0 <= getattr(self, name) <= 1:
+                self._fail(name, "must be between 0 and 1")
+        if not -1 <= self.frozen_stages <= 4:
+            self._fail("frozen_stages", "must be -1 (none) to 4 (the whole image backbone)")
+        if self.image_size % 32:
+            self._fail("image_size", "must be a multiple of 32 (the largest feature stride)")
+        if self.embed_dims is not None and self.embed_dims <= 0:
+            self._fail("embed_dims", "must be a positive number of channels")
+        if self.load_from is not None and not Path(self.load_from).is_file():
+            self._fail("load_from", "no such checkpoint file")
+        if self.text_encoder.endswith(".npy") and not Path(self.text_encoder).is_file():
+            self._fail("text_encoder", "no such embeddings file")
+
+    def _check_neck(self) -> None:
+        for name in ("neck_embed_channels", "neck_num_heads"):
+            value = getattr(self, name)
+            if value is not None and (len(value) != 3 or any(v <= 0 for v in value)):
+                self._fail(name, "must list 3 positive integers, one per pyramid level")
+        if self.neck_embed_channels and self.neck_num_heads:
+            for level, (channels, heads) in enumerate(zip(self.neck_embed_channels, self.neck_num_heads)):
+                if channels % heads:
+                    self._fail("neck_num_heads", f"level {level}: {heads} heads do not divide "
+                                                 f"{channels} embed channels")
+
+    def _check_combinations(self) -> None:
+        if self.use_mlp_adapter and self.strategy != "prompt":
+            self._fail("use_mlp_adapter", "only applies to strategy 'prompt' (prompt tuning)")
+        if self.strategy == "zero_shot" and self.load_from is None:
+            self._fail("strategy", "zero-shot evaluation needs a pretrained checkpoint in 'load_from'")
+        if self.cls_loss == "bce" and (self.focal_gamma, self.focal_alpha) != (2.0, 0.25):
+            self._fail("cls_loss", "focal_gamma / focal_alpha are set but the loss is 'bce'; "
+                                   "set cls_loss: focal")
+        if self.close_mosaic_epochs > self.epochs:
+            self._fail("close_mosaic_epochs", f"is more than the {self.epochs} training epochs")
+
+    # -- construction ------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrialParams:
+        """Build from sampled and fixed values; unknown names fail with the closest known ones."""
+        known = [f.name for f in fields(cls)]
+        for name in values:
+            if name not in known:
+                close = difflib.get_close_matches(name, known, n=3)
+                hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else f"; known: {known}"
+                raise InvalidTrialParams(f"unknown trial parameter {name!r}{hint}")
+        values = dict(values)
+        for name in ("neck_embed_channels", "neck_num_heads"):
+            if isinstance(values.get(name), list):
+                values[name] = tuple(values[name])
+        return cls(**values)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
