@@ -18,7 +18,7 @@ from typing import Any
 
 from PIL import Image
 
-from search.datasets.layout import DatasetFiles, Split
+from trainables.dataset_files import DatasetFiles, Split
 from search.errors import DatasetError, format_problems
 
 BOX_TOLERANCE_PX = 1.0

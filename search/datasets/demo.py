@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from search.datasets import shapes
-from search.datasets.layout import DatasetFiles
+from trainables.dataset_files import DatasetFiles
 
 Painter = Callable[[shapes.Grid, np.random.Generator, float, float, np.ndarray],
                    tuple[np.ndarray, np.ndarray]]

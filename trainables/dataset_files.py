@@ -1,4 +1,8 @@
-"""Where a detection dataset's files are: COCO json + image folder per split, and class texts."""
+"""Where a detection dataset's files are: COCO json + image folder per split, and class texts.
+
+Shared by the search (checks, demo sets) and the trials (config building), so it lives here:
+trainables never imports search.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
