@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from .attention import MaxSigmoidAttnBlock, RepConvMaxSigmoidAttnBlock
 from .backbone import MultiModalYOLOBackbone
+from .build import ModelConfigError, build_model, check_model_config
+from .checkpoints import CheckpointMismatchError, LoadReport, load_checkpoint, read_checkpoint
 from .contrastive_heads import BNContrastiveHead, ContrastiveHead, RepBNContrastiveHead
 from .csp_layers import MaxSigmoidCSPLayerWithTwoConv, RepConvMaxSigmoidCSPLayerWithTwoConv
 from .detectors import SimpleYOLOWorldDetector, YOLOWorldDetector
@@ -10,11 +12,20 @@ from .head import YOLOWorldHead
 from .head_module import RepYOLOWorldHeadModule, YOLOWorldHeadModule
 from .losses import SoftTargetFocalLoss
 from .neck import YOLOWorldPAFPN
+from .reparameterize import class_embeddings, reparameterize_detector, reparameterize_state_dict
+from .sizes import SIZES, bce_loss_cls, focal_loss_cls, model_config
+from .strategies import (STRATEGIES, finetune_config, prompt_tuning_config,
+                         reparameterized_config)
 from .text_cache import TextEmbeddingCache
 from .text_encoders import (HuggingCLIPLanguageBackbone, PrecomputedLanguageBackbone,
                             export_text_embeddings)
 
 __all__ = [
+    "CheckpointMismatchError", "LoadReport", "ModelConfigError", "SIZES", "STRATEGIES",
+    "bce_loss_cls", "build_model", "check_model_config", "class_embeddings", "finetune_config",
+    "focal_loss_cls", "load_checkpoint", "model_config", "prompt_tuning_config",
+    "read_checkpoint", "reparameterize_detector", "reparameterize_state_dict",
+    "reparameterized_config",
     "BNContrastiveHead", "ContrastiveHead", "HuggingCLIPLanguageBackbone",
     "MaxSigmoidAttnBlock", "MaxSigmoidCSPLayerWithTwoConv", "MultiModalYOLOBackbone",
     "PrecomputedLanguageBackbone", "RepBNContrastiveHead", "RepConvMaxSigmoidAttnBlock",

@@ -8,6 +8,7 @@ or, once reparameterized, baked into the neck and head weights.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -171,6 +172,11 @@ class SimpleYOLOWorldDetector(YOLOWorldDetector):
 def _initial_prompts(embedding_path: str, num_prompts: int, prompt_dim: int) -> Tensor:
     if not embedding_path:
         return F.normalize(torch.randn(num_prompts, prompt_dim), dim=-1)
+    if not Path(embedding_path).is_file():
+        raise FileNotFoundError(
+            f"SimpleYOLOWorldDetector: embedding_path {embedding_path!r} does not exist; write "
+            f"it with export_text_embeddings (one row per class) or set embedding_path='' to "
+            f"start from random prompts")
     embeddings = torch.from_numpy(np.load(embedding_path)).float()
     if tuple(embeddings.shape) != (num_prompts, prompt_dim):
         raise ValueError(

@@ -1,0 +1,154 @@
+"""Load official (or worldtune) YOLO-World checkpoints, reporting every mismatch.
+
+An mmengine checkpoint holds ``state_dict`` (the EMA weights, swapped in by
+mmengine) and ``ema_state_dict`` (the same with keys prefixed ``module.`` plus a
+``steps`` counter); either, or a bare state dict, loads. The CLIP text
+embeddings' ``position_ids`` (persistent in older transformers) is skipped, as are
+text-encoder weights when the model has no text encoder.
+"""
+from __future__ import annotations
+
+import pickle
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+_SKIPPED = re.compile(r"(^|\.)position_ids$")
+_TEXT_MODEL = "backbone.text_model."
+
+
+class CheckpointMismatchError(RuntimeError):
+    """The checkpoint does not fit the model; the message is the full LoadReport."""
+
+
+@dataclass
+class LoadReport:
+    """What a load did: keys loaded, skipped, missing, unexpected and of the wrong shape."""
+
+    source: str
+    loaded: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    unexpected: list[str] = field(default_factory=list)
+    mismatched: list[tuple[str, tuple[int, ...], tuple[int, ...]]] = field(default_factory=list)
+    hints: list[str] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        """Every model weight came from the checkpoint and nothing was left over."""
+        return not (self.missing or self.unexpected or self.mismatched)
+
+    def __str__(self) -> str:
+        lines = [f"{self.source}: {len(self.loaded)} tensors loaded, {len(self.skipped)} skipped"]
+        for title, keys in (("missing from the checkpoint (kept as initialised)", self.missing),
+                            ("in the checkpoint but not in the model", self.unexpected)):
+            if keys:
+                lines.append(f"{len(keys)} {title}: {_abbreviate(keys)}")
+        if self.mismatched:
+            lines.append(f"{len(self.mismatched)} with other shapes (kept as initialised): "
+                         + _abbreviate([f"{k} checkpoint {list(c)} vs model {list(m)}"
+                                        for k, c, m in self.mismatched]))
+        lines.extend(f"hint: {hint}" for hint in self.hints)
+        return "\n".join(lines)
+
+
+def _abbreviate(items: list[str], limit: int = 6) -> str:
+    shown = ", ".join(items[:limit])
+    return shown + (f", ... ({len(items) - limit} more)" if len(items) > limit else "")
+
+
+def read_checkpoint(checkpoint: str | Path | Mapping[str, Any], *,
+                    key: str = "state_dict", allow_pickle: bool = True) -> dict[str, Tensor]:
+    """The state dict under ``key`` ('state_dict' or 'ema_state_dict'), prefixes removed.
+
+    mmengine checkpoints also pickle non-tensor objects (message hub, config), which
+    torch's safe ``weights_only`` loader rejects; with ``allow_pickle`` such a file
+    is loaded fully, so only pass files you trust.
+    """
+    if isinstance(checkpoint, (str, Path)):
+        checkpoint = _torch_load(Path(checkpoint), allow_pickle)
+    if key in checkpoint:
+        state = checkpoint[key]
+    elif key == "state_dict" and all(torch.is_tensor(v) for v in checkpoint.values()):
+        state = checkpoint  # a bare state dict
+    else:
+        raise KeyError(f"read_checkpoint: the checkpoint has no {key!r}; it has "
+                       f"{sorted(k for k in checkpoint if not torch.is_tensor(checkpoint[k]))}")
+    if key == "ema_state_dict":
+        state = {k: v for k, v in state.items() if k != "steps"}
+    if state and all(k.startswith("module.") for k in state):
+        state = {k[len("module."):]: v for k, v in state.items()}
+    return dict(state)
+
+
+def _torch_load(path: Path, allow_pickle: bool) -> Mapping[str, Any]:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        if not allow_pickle:
+            raise CheckpointMismatchError(
+                f"{path} holds non-tensor objects that the safe loader refuses ({error}); "
+                f"pass allow_pickle=True if you trust the file") from error
+        return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def load_checkpoint(model: nn.Module, checkpoint: str | Path | Mapping[str, Any], *,
+                    key: str = "state_dict", strict: bool = True,
+                    allow_pickle: bool = True) -> LoadReport:
+    """Load ``checkpoint`` into ``model`` and say what did not fit.
+
+    ``strict=True`` loads nothing and raises CheckpointMismatchError unless every
+    weight fits; ``strict=False`` loads every tensor whose name and shape fit (e.g.
+    a detector with another ``embed_dims``) and returns the report of the rest.
+    """
+    source = str(checkpoint) if isinstance(checkpoint, (str, Path)) else "checkpoint"
+    state = read_checkpoint(checkpoint, key=key, allow_pickle=allow_pickle)
+    expected = model.state_dict()
+    has_text_model = any(k.startswith(_TEXT_MODEL) for k in expected)
+    report = LoadReport(source=f"{source} [{key}]")
+    fitting: dict[str, Tensor] = {}
+    for name, value in state.items():
+        if _SKIPPED.search(name) or (not has_text_model and name.startswith(_TEXT_MODEL)):
+            report.skipped.append(name)
+        elif name not in expected:
+            report.unexpected.append(name)
+        elif value.shape != expected[name].shape:
+            report.mismatched.append((name, tuple(value.shape), tuple(expected[name].shape)))
+        else:
+            fitting[name] = value
+    report.loaded = list(fitting)
+    report.missing = [k for k in expected if k not in state and not _SKIPPED.search(k)]
+    report.hints = _hints(model, report)
+    if strict and not report.complete:
+        raise CheckpointMismatchError(str(report))
+    model.load_state_dict(fitting, strict=False)
+    return report
+
+
+def _hints(model: nn.Module, report: LoadReport) -> list[str]:
+    """Plain-language causes of the usual mismatches."""
+    hints = []
+    names = [k for k, _, _ in report.mismatched] + report.missing
+    head = getattr(getattr(model, "bbox_head", None), "head_module", None)
+    if head is not None and any(re.search(r"cls_preds\.\d+\.[01]\.", k) for k in names):
+        hints.append(
+            f"the head's class branch is max(first input width, num_classes) = "
+            f"max({head.in_channels[0]}, {head.num_classes}) channels wide here but not in the "
+            f"checkpoint: num_classes above the first head input width changes it; keep "
+            f"num_classes <= {head.in_channels[0]} (the texts, not num_classes, decide the "
+            f"classes) to load these layers")
+    if head is not None and any("text_proj" in k or re.search(r"cls_preds\.\d+\.2\.", k)
+                                for k in names):
+        hints.append(
+            f"the head's embed_dims ({head.embed_dims}) differs from the checkpoint's; the "
+            f"last class convs, the contrast norms and the text projection start from "
+            f"scratch, everything else loads (set embed_dims to the text width to load all)")
+    if any("guide_fc" in k for k in names):
+        hints.append("the neck's guide_channels (the text embedding width) differ from the "
+                     "checkpoint's: use the text encoder the checkpoint was trained with")
+    return hints
