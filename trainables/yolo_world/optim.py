@@ -46,5 +46,6 @@ class YOLOWv5OptimizerConstructor(DefaultOptimWrapperConstructor):
             scale = weight_decay_scale(get_world_size() * batch_size_per_gpu, base_total_batch_size)
             if scale != 1:
                 optimizer_cfg["weight_decay"] *= scale
-                print_log(f"Scaled weight_decay by {scale:g} to {optimizer_cfg['weight_decay']:g}", "current")
+                print_log(f"Scaled weight_decay by {scale:g} to {optimizer_cfg['weight_decay']:g}",
+                          "current")
         super().__init__(optim_wrapper_cfg, paramwise_cfg)

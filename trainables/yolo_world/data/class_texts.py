@@ -19,11 +19,13 @@ class ClassTextError(ValueError):
 
 
 def validate_class_texts(texts: object, where: str) -> ClassTexts:
-    """Return `texts` if it is a list of non-empty lists of non-empty strings; `where` names its origin."""
+    """`texts` if it is a list of non-empty lists of non-empty strings; `where` names its origin."""
     if not isinstance(texts, list) or not texts:
-        raise ClassTextError(f"{where}: expected {EXPECTED_SHAPE}, got {type(texts).__name__} {texts!r:.80}")
+        raise ClassTextError(f"{where}: expected {EXPECTED_SHAPE}, "
+                             f"got {type(texts).__name__} {texts!r:.80}")
     for index, entry in enumerate(texts):
-        if not (isinstance(entry, list) and entry and all(isinstance(t, str) and t.strip() for t in entry)):
+        if not (isinstance(entry, list) and entry
+                and all(isinstance(t, str) and t.strip() for t in entry)):
             raise ClassTextError(f"{where}: entry {index} is {entry!r}; expected {EXPECTED_SHAPE}")
     return texts
 

@@ -30,10 +30,11 @@ class MultiModalDataset:
         self.dataset = DATASETS.build(dataset) if isinstance(dataset, dict) else dataset
         self.class_texts = load_class_texts(class_text_path) if class_text_path is not None else None
         classes = self.dataset.metainfo.get("classes")
-        if self.class_texts is not None and classes is not None and len(classes) != len(self.class_texts):
-            raise ClassTextError(f"class-text file {class_text_path} has {len(self.class_texts)} entries but the "
-                                 f"dataset has {len(classes)} classes {tuple(classes)}: give one entry per "
-                                 "class, in label order")
+        texts = self.class_texts
+        if texts is not None and classes is not None and len(classes) != len(texts):
+            raise ClassTextError(f"class-text file {class_text_path} has {len(texts)} entries but "
+                                 f"the dataset has {len(classes)} classes {tuple(classes)}: give "
+                                 "one entry per class, in label order")
         self.test_mode = test_mode
         self.pipeline = Compose(list(pipeline))
         self._fully_initialized = False

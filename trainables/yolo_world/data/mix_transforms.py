@@ -19,8 +19,8 @@ def merge_texts(results: dict) -> None:
         return
     missing = [r.get("img_path") for r in group if "texts" not in r]
     if missing:
-        raise KeyError(f"images {missing} have no class texts to merge: load every image of a mosaic/mixup "
-                       "through MultiModalDataset(class_text_path=...)")
+        raise KeyError(f"images {missing} have no class texts to merge: load every image of a "
+                       "mosaic/mixup through MultiModalDataset(class_text_path=...)")
     merged = list(dict.fromkeys(tuple(texts) for r in group for texts in r["texts"]))
     position = {texts: i for i, texts in enumerate(merged)}
     for r in group:

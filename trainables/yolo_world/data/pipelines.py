@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 PAD = 114
-LOAD = ({"type": "LoadImageFromFile", "backend_args": None}, {"type": "LoadAnnotations", "with_bbox": True})
+LOAD = ({"type": "LoadImageFromFile", "backend_args": None},
+        {"type": "LoadAnnotations", "with_bbox": True})
 ALBU = {"type": "mmdet.Albu",
         "transforms": [{"type": "Blur", "p": 0.01}, {"type": "MedianBlur", "p": 0.01},
                        {"type": "ToGray", "p": 0.01}, {"type": "CLAHE", "p": 0.01}],
@@ -36,14 +37,16 @@ def coco_class_names(ann_file: str | Path) -> tuple[str, ...]:
         raise ValueError(f"cannot read the categories of COCO file {ann_file} ({error!r}); "
                          "run the dataset checker on it") from error
     if ids != sorted(ids):
-        raise ValueError(f"COCO file {ann_file}: categories are listed in id order {ids}; mmdet labels them "
-                         "in list order and class-text files follow ascending ids: sort 'categories' by id")
+        raise ValueError(f"COCO file {ann_file}: categories are not in ascending id order "
+                         f"(ids {ids}); mmdet labels them in list order but class-text files "
+                         "follow ascending ids: sort 'categories' by id")
     return names
 
 
 def _affine(border: tuple[int, int] | None = None) -> dict[str, Any]:
-    affine: dict[str, Any] = {"type": "YOLOv5RandomAffine", "max_rotate_degree": 0.0, "max_shear_degree": 0.0,
-                              "max_aspect_ratio": 100.0, "scaling_ratio_range": (0.5, 1.5)}
+    affine: dict[str, Any] = {"type": "YOLOv5RandomAffine", "max_rotate_degree": 0.0,
+                              "max_shear_degree": 0.0, "max_aspect_ratio": 100.0,
+                              "scaling_ratio_range": (0.5, 1.5)}
     if border is not None:
         affine["border"] = border
     return {**affine, "border_val": (PAD, PAD, PAD), "min_area_ratio": 0.01}
@@ -56,20 +59,25 @@ def _letterbox(img_scale: tuple[int, int], allow_scale_up: bool) -> list[dict[st
 
 
 def _geometry(img_scale: tuple[int, int], mosaic_prob: float) -> list[dict[str, Any]]:
-    """Mosaic then affine crop back to `img_scale`; or, 1 - mosaic_prob of the time, stage 2's letterbox."""
-    mosaic = [{"type": "MultiModalMosaic", "img_scale": img_scale, "pad_val": float(PAD), "pre_transform": list(LOAD)},
+    """Mosaic, then an affine crop back to `img_scale`; 1 - mosaic_prob of the time, stage 2's
+    letterbox and affine instead."""
+    mosaic = [{"type": "MultiModalMosaic", "img_scale": img_scale, "pad_val": float(PAD),
+               "pre_transform": list(LOAD)},
               _affine(border=(-img_scale[0] // 2, -img_scale[1] // 2))]
     plain = [*_letterbox(img_scale, allow_scale_up=True), _affine()]
     if mosaic_prob == 1:
         return mosaic
     if mosaic_prob == 0:
         return plain
-    return [{"type": "RandomChoice", "transforms": [mosaic, plain], "prob": [mosaic_prob, 1.0 - mosaic_prob]}]
+    prob = float(mosaic_prob)  # mmcv's RandomChoice wants Python floats summing to 1
+    return [{"type": "RandomChoice", "transforms": [mosaic, plain], "prob": [prob, 1.0 - prob]}]
 
 
 def _train_tail(max_num_samples: int, with_albu: bool) -> list[dict[str, Any]]:
     """Colour, flip, text sampling and packing: the same in both training stages."""
-    return [*([ALBU] if with_albu else []), {"type": "YOLOv5HSVRandomAug"}, {"type": "mmdet.RandomFlip", "prob": 0.5},
+    return [*([ALBU] if with_albu else []),
+            {"type": "YOLOv5HSVRandomAug"},
+            {"type": "mmdet.RandomFlip", "prob": 0.5},
             {"type": "RandomLoadText", "num_neg_samples": (max_num_samples, max_num_samples),
              "max_num_samples": max_num_samples, "padding_to_max": True, "padding_value": ""},
             {"type": "mmdet.PackDetInputs", "meta_keys": TRAIN_META}]
@@ -77,16 +85,18 @@ def _train_tail(max_num_samples: int, with_albu: bool) -> list[dict[str, Any]]:
 
 def _dataset(ann_file: str | Path, image_dir: str | Path, class_text_file: str | Path,
              classes: tuple[str, ...], pipeline: list[dict[str, Any]]) -> dict[str, Any]:
-    coco = {"type": "YOLOv5CocoDataset", "ann_file": str(ann_file), "data_prefix": {"img": f"{image_dir}/"},
-            "metainfo": {"classes": classes}, "filter_cfg": {"filter_empty_gt": False, "min_size": 32}}
+    coco = {"type": "YOLOv5CocoDataset", "ann_file": str(ann_file),
+            "data_prefix": {"img": f"{image_dir}/"}, "metainfo": {"classes": classes},
+            "filter_cfg": {"filter_empty_gt": False, "min_size": 32}}
     return {"type": "MultiModalDataset", "dataset": coco, "class_text_path": str(class_text_file),
             "pipeline": pipeline}
 
 
 def box_only_data_config(*, train_ann_file: str | Path, train_image_dir: str | Path,
-                         val_ann_file: str | Path, val_image_dir: str | Path, class_text_file: str | Path,
-                         img_scale: tuple[int, int] = (640, 640), batch_size: int = 16, num_workers: int = 8,
-                         mosaic_prob: float = 1.0, mixup_prob: float = 0.15, max_num_samples: int = 80,
+                         val_ann_file: str | Path, val_image_dir: str | Path,
+                         class_text_file: str | Path, img_scale: tuple[int, int] = (640, 640),
+                         batch_size: int = 16, num_workers: int = 8, mosaic_prob: float = 1.0,
+                         mixup_prob: float = 0.15, max_num_samples: int = 80,
                          with_albu: bool = False) -> dict[str, Any]:
     """Pipelines and dataloaders of the official v2 fine-tune recipe for a box-only COCO dataset.
 
@@ -100,24 +110,29 @@ def box_only_data_config(*, train_ann_file: str | Path, train_image_dir: str | P
             raise ValueError(f"{name} must be within [0, 1], got {prob}")
     img_scale = (int(img_scale[0]), int(img_scale[1]))
     geometry = _geometry(img_scale, mosaic_prob)
-    mixup = {"type": "YOLOv5MultiModalMixUp", "prob": mixup_prob, "pre_transform": [*LOAD, *geometry]}
-    train_pipeline = [*LOAD, *geometry, mixup, *_train_tail(max_num_samples, with_albu)]
-    stage2 = [*LOAD, *_letterbox(img_scale, allow_scale_up=True), _affine(), *_train_tail(max_num_samples, with_albu)]
+    tail = _train_tail(max_num_samples, with_albu)
+    mixup = {"type": "YOLOv5MultiModalMixUp", "prob": mixup_prob,
+             "pre_transform": [*LOAD, *geometry]}
+    train_pipeline = [*LOAD, *geometry, mixup, *tail]
+    stage2 = [*LOAD, *_letterbox(img_scale, allow_scale_up=True), _affine(), *tail]
     test_pipeline = [LOAD[0], *_letterbox(img_scale, allow_scale_up=False),
-                     {"type": "LoadAnnotations", "with_bbox": True, "_scope_": "mmdet"}, {"type": "LoadText"},
+                     {"type": "LoadAnnotations", "with_bbox": True, "_scope_": "mmdet"},
+                     {"type": "LoadText"},
                      {"type": "mmdet.PackDetInputs", "meta_keys": VAL_META}]
     classes = coco_class_names(val_ann_file)
-    return copy.deepcopy({  # callers edit the result; keep the module constants and the shared parts apart
+    train_dataset = _dataset(train_ann_file, train_image_dir, class_text_file, classes,
+                             train_pipeline)
+    val_dataset = _dataset(val_ann_file, val_image_dir, class_text_file, classes, test_pipeline)
+    return copy.deepcopy({  # callers edit the result: keep module constants and shared parts apart
         "train_pipeline": train_pipeline,
         "train_pipeline_stage2": stage2,
         "test_pipeline": test_pipeline,
         "train_dataloader": {
             "batch_size": batch_size, "num_workers": num_workers, "persistent_workers": False,
             "pin_memory": True, "sampler": {"type": "DefaultSampler", "shuffle": True},
-            "collate_fn": {"type": "yolow_collate"},
-            "dataset": _dataset(train_ann_file, train_image_dir, class_text_file, classes, train_pipeline)},
+            "collate_fn": {"type": "yolow_collate"}, "dataset": train_dataset},
         "val_dataloader": {
             "batch_size": 1, "num_workers": num_workers, "persistent_workers": num_workers > 0,
-            "pin_memory": True, "drop_last": False, "sampler": {"type": "DefaultSampler", "shuffle": False},
-            "dataset": _dataset(val_ann_file, val_image_dir, class_text_file, classes, test_pipeline)},
+            "pin_memory": True, "drop_last": False,
+            "sampler": {"type": "DefaultSampler", "shuffle": False}, "dataset": val_dataset},
     })

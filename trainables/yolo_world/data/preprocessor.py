@@ -21,6 +21,7 @@ class YOLOWDetDataPreprocessor(YOLOv5DetDataPreprocessor):
             samples = data["data_samples"]
             if "texts" not in samples:
                 raise KeyError("YOLOWDetDataPreprocessor: the training batch has no 'texts'; use "
-                               "collate_fn=dict(type='yolow_collate') and put RandomLoadText in the pipeline")
+                               "collate_fn=dict(type='yolow_collate') and put RandomLoadText in "
+                               "the pipeline")
             output["data_samples"]["texts"] = samples["texts"]
         return output

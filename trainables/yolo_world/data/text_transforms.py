@@ -29,10 +29,12 @@ class _TextTransform(BaseTransform):
 
     def _class_texts(self, results: dict) -> ClassTexts:
         if "texts" in results:
-            return validate_class_texts(results["texts"], f"results['texts'] of {results.get('img_path')}")
+            where = f"results['texts'] of {results.get('img_path')}"
+            return validate_class_texts(results["texts"], where)
         if self.class_texts is None:
-            raise KeyError(f"{type(self).__name__}: no class texts for {results.get('img_path')}. Wrap the "
-                           "dataset in MultiModalDataset(class_text_path=...) or pass text_path=...")
+            raise KeyError(f"{type(self).__name__}: no class texts for {results.get('img_path')}. "
+                           "Wrap the dataset in MultiModalDataset(class_text_path=...) or pass "
+                           "text_path=...")
         return self.class_texts
 
 
@@ -55,8 +57,8 @@ class RandomLoadText(_TextTransform):
         super().__init__(text_path, prompt_format)
         low, high = num_neg_samples
         if not 0 <= low <= high:
-            raise ValueError(f"RandomLoadText: num_neg_samples must be (low, high) with 0 <= low <= high, "
-                             f"got {num_neg_samples!r}")
+            raise ValueError("RandomLoadText: num_neg_samples must be (low, high) with "
+                             f"0 <= low <= high, got {num_neg_samples!r}")
         self.num_neg_samples = (low, high)
         self.max_num_samples = max_num_samples
         self.padding_to_max = padding_to_max
@@ -69,8 +71,9 @@ class RandomLoadText(_TextTransform):
                            "put LoadAnnotations(with_bbox=True) before it in the pipeline")
         labels = np.asarray(results["gt_bboxes_labels"], dtype=np.int64)
         if labels.size and labels.max() >= len(class_texts):
-            raise ValueError(f"RandomLoadText: {results.get('img_path')} has label {labels.max()} but there are "
-                             f"only {len(class_texts)} class texts; the class-text file needs one entry per class")
+            raise ValueError(f"RandomLoadText: {results.get('img_path')} has label {labels.max()} "
+                             f"but there are only {len(class_texts)} class texts; the class-text "
+                             "file needs one entry per class")
         positives = sorted(set(labels.tolist()))
         if len(positives) > self.max_num_samples:
             positives = random.sample(positives, self.max_num_samples)
