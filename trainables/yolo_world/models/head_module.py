@@ -19,7 +19,7 @@ from mmyolo.models.dense_heads import YOLOv8HeadModule
 from mmyolo.registry import MODELS
 
 from .contrastive_heads import BNContrastiveHead, ContrastiveHead, RepBNContrastiveHead
-from .freezing import freeze
+from .freezing import freeze_keeping_mode
 
 DEFAULT_NORM = dict(type="BN", momentum=0.03, eps=0.001)
 DEFAULT_ACT = dict(type="SiLU", inplace=True)
@@ -70,7 +70,7 @@ class YOLOWorldHeadModule(YOLOv8HeadModule):
         """Train mode, except that a ``freeze_all`` head stays frozen."""
         super().train(mode)
         if self.freeze_all:
-            freeze(self)
+            freeze_keeping_mode(self)
         return self
 
     def forward(self, img_feats: Sequence[Tensor], txt_feats: Tensor) -> tuple[list, ...]:
