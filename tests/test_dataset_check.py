@@ -80,6 +80,8 @@ BREAKAGES: dict[str, tuple[Callable[[DatasetFiles], None], str, str, str]] = {
     "splits with different classes": (lambda f: _edit_json(f.val.annotation_file, lambda c: c["categories"][0]
                                                            .update(name="gouge")), "instances_val.json",
                                       "key 'categories'", "differ from the training split"),
+    "categories out of id order": (lambda f: _edit_json(_train(f), lambda c: c["categories"].reverse()),
+                                   "instances_train.json", "key 'categories'", "ascending id order"),
     "class texts missing": (lambda f: f.class_text_file.unlink(), "class_texts.json", "file", "does not exist"),
     "class texts wrong shape": (lambda f: f.class_text_file.write_text('["scratch", "dent"]'), "class_texts.json",
                                 "top level", "must be a list of non-empty lists"),

@@ -86,6 +86,9 @@ def _check_categories(coco: dict, path: Path, problems: list[Problem]) -> dict[i
             problems.append(Problem(path, f"category id {cat_id}", f"name {name!r} is used by another category"))
         else:
             names[cat_id] = name
+    if list(names) != sorted(names):  # mmdet numbers classes in list order, class texts in id order
+        problems.append(Problem(path, "key 'categories'", f"must be listed in ascending id order, got ids "
+                                                          f"{list(names)}"))
     if not categories and isinstance(coco.get("categories"), list):
         problems.append(Problem(path, "key 'categories'", "is empty: a detection set needs at least one class"))
     return names
