@@ -50,22 +50,24 @@ class TrialResources:
         return {"cpu": 0, "memory": 1 << 20}
 
 
-def run_trial(params: dict, *, build_config: ConfigBuilder, resources: TrialResources,
+def run_trial(params: dict, *, build_config: ConfigBuilder, resources: TrialResources, train_storage: str,
               max_failures: int = 1) -> None:
     """Tune function trainable: one trial = one data-parallel fine-tune.
 
+    The Train run is `train_storage/<trial id>` (persistent, shared by the nodes on a cluster):
+    trial ids survive a resumed search, so a re-run trial finds its checkpoints there.
     `max_failures` restarts a crashed worker group from the latest checkpoint; errors raised by
     the training code itself (bad settings, out of memory) reach Tune as the trial's error.
     """
-    trial_dir = Path(ray.tune.get_context().get_trial_dir())
-    config = build_config(params, str(trial_dir / "work_dir"))
+    run_name = ray.tune.get_context().get_trial_id()
+    config = build_config(params, str(Path(train_storage) / run_name / "work_dir"))
     trainer = TorchTrainer(
         train_worker,
         train_loop_config={"mmengine": config},
         scaling_config=resources.scaling_config(),
         run_config=ray.train.RunConfig(
-            name="train",
-            storage_path=str(trial_dir),
+            name=run_name,
+            storage_path=train_storage,
             callbacks=[TuneReportCallback()],
             failure_config=ray.train.FailureConfig(max_failures=max_failures),
             checkpoint_config=ray.train.CheckpointConfig(num_to_keep=1),
@@ -74,8 +76,10 @@ def run_trial(params: dict, *, build_config: ConfigBuilder, resources: TrialReso
     trainer.fit()
 
 
-def make_trainable(build_config: ConfigBuilder, resources: TrialResources, max_failures: int = 1):
+def make_trainable(build_config: ConfigBuilder, resources: TrialResources, train_storage: str | Path,
+                   max_failures: int = 1):
     """`run_trial` bound to a config builder, with its resources, ready for `tune.Tuner`."""
     trainable = ray.tune.with_parameters(run_trial, build_config=build_config, resources=resources,
+                                         train_storage=str(Path(train_storage).absolute()),
                                          max_failures=max_failures)
     return ray.tune.with_resources(trainable, resources.driver_resources())

@@ -17,6 +17,7 @@ from mmengine.hooks import EMAHook, Hook
 from mmyolo.registry import HOOKS
 
 from trainables.speed import measure_speed
+from trainables.yolo_world.models.checkpoints import load_checkpoint
 
 CHECKPOINT_FILE = "checkpoint.pth"
 
@@ -71,9 +72,9 @@ class RayTrainReportHook(Hook):
     priority = "LOWEST"
 
     def __init__(self, image_size: int, speed_runs: int = 50, fp16_speed: bool = True,
-                 speed_texts: list[str] | None = None) -> None:
+                 speed_texts: list[str] | None = None, val_only: bool = False) -> None:
         self.image_size, self.speed_runs, self.fp16_speed = image_size, speed_runs, fp16_speed
-        self.speed_texts = speed_texts
+        self.speed_texts, self.val_only = speed_texts, val_only
         self._started = time.monotonic()
         self._resumed_wall_s = 0.0
 
@@ -106,12 +107,12 @@ class RayTrainReportHook(Hook):
         report = {key.split("/", 1)[-1]: value for key, value in (metrics or {}).items()}
         if "train/loss" in runner.message_hub.log_scalars:  # absent when only validating
             report |= self._train_metrics(runner)
-        final = runner.epoch >= runner.max_epochs
+        final = self.val_only or runner.epoch >= runner.max_epochs
         report["finished_budget"] = final
         folder = None
-        if get_rank() == 0:
-            if final:
-                report |= self._speed_metrics(runner)
+        if get_rank() == 0 and final:
+            report |= self._speed_metrics(runner)
+        if get_rank() == 0 and not self.val_only:  # evaluation alone changes no weights
             folder = Path(tempfile.mkdtemp(prefix="worldtune-ckpt-"))
             runner.save_checkpoint(str(folder), CHECKPOINT_FILE, save_optimizer=True,
                                    save_param_scheduler=True,
@@ -122,3 +123,36 @@ class RayTrainReportHook(Hook):
         finally:
             if folder:
                 shutil.rmtree(folder, ignore_errors=True)
+
+
+@HOOKS.register_module()
+class PretrainedWeightsHook(Hook):
+    """Start from a user's checkpoint (official or worldtune), loading every weight that fits.
+
+    mmengine's own `load_from` would refuse official checkpoints under torch's safe loader and
+    fail on any shape difference (another embed_dims, class count); this loads what fits, logs
+    what did not and why, and copies the result into the EMA model so both start equal.
+    """
+
+    priority = "VERY_HIGH"
+
+    def __init__(self, checkpoint: str) -> None:
+        self.checkpoint = checkpoint
+        self._loaded = False
+
+    def _load(self, runner) -> None:
+        if self._loaded:
+            return
+        detector = _detector(runner)
+        report = load_checkpoint(detector, self.checkpoint, strict=False)
+        runner.logger.info(f"initial weights: {report}")
+        ema = _ema_model(runner)
+        if ema is not None:
+            ema.load_state_dict(detector.state_dict())
+        self._loaded = True
+
+    def before_train(self, runner) -> None:
+        self._load(runner)
+
+    def before_val(self, runner) -> None:
+        self._load(runner)

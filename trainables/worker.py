@@ -8,6 +8,8 @@ ranks drift apart). A restarted worker group resumes from the latest reported ch
 from __future__ import annotations
 
 import copy
+import os
+from contextlib import nullcontext
 import shutil
 from pathlib import Path
 
@@ -24,13 +26,18 @@ class TrialOutOfMemoryError(RuntimeError):
     """The trial ran out of GPU memory: retrying the same settings would fail again."""
 
 
-def adapt_to_worker(cfg: Config, device: torch.device) -> None:
-    """Settings that depend on where the worker runs, applied to the final merged config."""
+def adapt_to_worker(cfg: Config, device: torch.device, amp: bool | None) -> None:
+    """Settings that depend on where the worker runs, applied to the final merged config.
+
+    `amp` None turns mixed precision on exactly when the worker has a GPU.
+    """
     cfg.launcher = "pytorch"
     cfg.work_dir = str(Path(cfg.work_dir).absolute())
     if device.type == "cuda":
         cfg.model_wrapper_cfg = dict(type="MMDistributedDataParallel", device_ids=[device.index],
                                      broadcast_buffers=False)
+        if amp is not False and cfg.optim_wrapper.type == "OptimWrapper":
+            cfg.optim_wrapper.update(type="AmpOptimWrapper", dtype="float16", loss_scale="dynamic")
     else:
         # CPU DDP rejects device_ids, and SyncBatchNorm needs GPUs.
         cfg.model_wrapper_cfg = dict(type="MMDistributedDataParallel", device_ids=None, broadcast_buffers=False)
@@ -62,16 +69,18 @@ def train_worker(loop_config: dict) -> None:
 
     import trainables.registry  # noqa: F401  (registers every worldtune module)
 
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is downloaded at run time
     cfg = Config(copy.deepcopy(loop_config["mmengine"]))
+    extras = cfg.pop("worldtune", {})
     device = ray.train.torch.get_device()
-    adapt_to_worker(cfg, device)
+    adapt_to_worker(cfg, device, extras.get("amp"))
     resumed = resume_from_ray_checkpoint(cfg)
+    if extras.get("init_checkpoint") and not resumed:
+        cfg.custom_hooks.append(dict(type="PretrainedWeightsHook", checkpoint=extras["init_checkpoint"]))
     runner = Runner.from_cfg(cfg)
-    if resumed:
-        with own_checkpoints_loadable():
-            runner.load_or_resume()  # runner.train() then skips loading
     try:
-        runner.train()
+        with own_checkpoints_loadable() if resumed else nullcontext():  # the Runner resumes in train()
+            runner.val() if extras.get("mode") == "val" else runner.train()
     except NonFiniteLossError as error:  # every rank raises it at the same iteration
         ray.train.report({"status": "diverged", "error": str(error), "epoch": runner.epoch,
                           "finished_budget": False})

@@ -1,0 +1,154 @@
+"""(trial parameters, dataset, work dir) -> the complete mmengine config of a YOLO-World fine-tune.
+
+Every searched value is applied here, explicitly, to the final merged config (no base-config
+inheritance that could silently drop a value), and the resolved config is what the Runner gets.
+Strategies that need class embeddings (prompt tuning, reparameterization) compute them here, once,
+on the trial driver, and leave the files in the work dir.
+"""
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from trainables.configs.recipe import Schedule, training_recipe
+from trainables.dataset_files import DatasetFiles
+from trainables.params import TrialParams
+from trainables.yolo_world.data.class_texts import load_class_texts
+from trainables.yolo_world.data.pipelines import box_only_data_config
+from trainables.yolo_world.data.text_free import text_free_data_config
+from trainables.yolo_world.models import strategies
+from trainables.yolo_world.models.sizes import bce_loss_cls, focal_loss_cls, model_config
+
+TEXT_MODEL_LR_MULT = 0.01
+INIT_CHECKPOINT = "init_weights.pth"
+
+
+class TextEncoderNotFound(FileNotFoundError):
+    """The text encoder is neither a local folder nor in the local Hugging Face cache."""
+
+
+def text_width(text_encoder: str) -> int:
+    """The embedding width of a CLIP text tower (hub id or folder, never downloaded) or an .npy."""
+    if text_encoder.endswith(".npy"):
+        return int(np.load(text_encoder, mmap_mode="r").shape[1])
+    from transformers import AutoConfig
+
+    try:
+        config = AutoConfig.from_pretrained(text_encoder, local_files_only=True)
+    except OSError as error:
+        raise TextEncoderNotFound(
+            f"text_encoder {text_encoder!r} is not a local folder and not in the local Hugging Face "
+            f"cache; worldtune downloads nothing at run time: download it beforehand "
+            f"(huggingface-cli download {text_encoder}) or give a local path") from error
+    return int(getattr(config, "projection_dim", None) or config.text_config.projection_dim)
+
+
+def _text_model(params: TrialParams, data: DatasetFiles) -> dict[str, Any]:
+    if params.text_encoder.endswith(".npy"):
+        return dict(type="PrecomputedLanguageBackbone", embedding_path=params.text_encoder,
+                    class_text_path=str(data.class_text_file))
+    return dict(type="HuggingCLIPLanguageBackbone", model_name=params.text_encoder, frozen_modules=["all"],
+                training_use_cache=True)
+
+
+def class_embedding_file(params: TrialParams, class_texts: list[list[str]], work_dir: Path) -> str:
+    """N x D embeddings of the classes' first texts: the given .npy, or encoded once into work_dir."""
+    if params.text_encoder.endswith(".npy"):
+        return params.text_encoder
+    from trainables.yolo_world.models.text_encoders import HuggingCLIPLanguageBackbone, export_text_embeddings
+
+    path = work_dir / "class_embeddings.npy"
+    if not path.exists():
+        encoder = HuggingCLIPLanguageBackbone(params.text_encoder, frozen_modules=["all"])
+        export_text_embeddings(encoder, class_texts, path)
+    return str(path)
+
+
+def _plain_model(params: TrialParams, data: DatasetFiles, num_classes: int) -> dict[str, Any]:
+    loss = (focal_loss_cls(params.focal_gamma, params.focal_alpha) if params.cls_loss == "focal"
+            else bce_loss_cls())
+    model = model_config(params.size, num_classes=num_classes, text_model_name=params.text_encoder,
+                         text_channels=text_width(params.text_encoder), embed_dims=params.embed_dims,
+                         use_bn_head=params.use_bn_head, loss_cls=loss)
+    model["backbone"]["text_model"] = _text_model(params, data)
+    neck = model["neck"]
+    if params.neck_embed_channels:
+        neck["embed_channels"] = list(params.neck_embed_channels)
+    if params.neck_num_heads:
+        neck["num_heads"] = list(params.neck_num_heads)
+    neck["block_cfg"] |= dict(expand_ratio=params.expand_ratio, use_depthwise=params.use_depthwise)
+    return strategies.finetune_config(model, frozen_stages=params.frozen_stages, freeze_neck=params.freeze_all,
+                                      freeze_head=params.freeze_all)
+
+
+def _reparameterized_start(model: dict[str, Any], params: TrialParams, embeddings: str,
+                           work_dir: Path) -> tuple[dict[str, Any], str]:
+    """The text-free model and its initial weights: the start point with the classes baked in."""
+    from trainables.yolo_world.models.build import build_model
+    from trainables.yolo_world.models.checkpoints import load_checkpoint
+    from trainables.yolo_world.models.reparameterize import reparameterize_state_dict
+
+    plain = copy.deepcopy(model)
+    plain["backbone"].update(text_model=None, with_text_model=False)
+    detector = build_model(plain)
+    if params.load_from:
+        load_checkpoint(detector, params.load_from, strict=False)
+    state = reparameterize_state_dict(detector.state_dict(), torch.from_numpy(np.load(embeddings)))
+    path = work_dir / INIT_CHECKPOINT
+    torch.save({"state_dict": state}, path)
+    num_classes = int(np.load(embeddings, mmap_mode="r").shape[0])
+    return strategies.reparameterized_config(model, num_classes), str(path)
+
+
+def build_trial_config(params: TrialParams, data: DatasetFiles, work_dir: str | Path, *,
+                       num_data_workers: int = 2, log_interval: int = 10) -> dict[str, Any]:
+    """The complete config. Its `worldtune` entry tells the worker what mmengine has no key for:
+    the weights to start from, mixed precision (None: on when on GPU), and train or val only."""
+    work_dir = Path(work_dir).absolute()
+    work_dir.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is downloaded at run time
+    class_texts = load_class_texts(data.class_text_file)
+    model = _plain_model(params, data, len(class_texts))
+    init_checkpoint = params.load_from
+    if params.strategy == "prompt":
+        model = strategies.prompt_tuning_config(
+            model, embedding_path=class_embedding_file(params, class_texts, work_dir),
+            use_mlp_adapter=params.use_mlp_adapter, frozen_stages=max(params.frozen_stages, 4))
+    elif params.strategy == "reparameterized":
+        model, init_checkpoint = _reparameterized_start(
+            model, params, class_embedding_file(params, class_texts, work_dir), work_dir)
+    data_cfg = box_only_data_config(
+        train_ann_file=data.train.annotation_file, train_image_dir=data.train.image_dir,
+        val_ann_file=data.val.annotation_file, val_image_dir=data.val.image_dir,
+        class_text_file=data.class_text_file, img_scale=(params.image_size, params.image_size),
+        batch_size=params.batch_size, num_workers=num_data_workers, mosaic_prob=params.mosaic_prob,
+        mixup_prob=params.mixup_prob, max_num_samples=len(class_texts))
+    text_free = params.strategy in ("prompt", "reparameterized")
+    if text_free:
+        data_cfg = text_free_data_config(data_cfg)
+    schedule = Schedule(epochs=params.epochs, lr=params.lr, weight_decay=params.weight_decay,
+                        batch_size=params.batch_size, warmup_epochs=params.warmup_epochs,
+                        warmup_min_iters=params.warmup_min_iters, lr_schedule=params.lr_schedule,
+                        close_mosaic_epochs=params.close_mosaic_epochs, amp=bool(params.amp))
+    cfg = training_recipe(
+        schedule, optimizer_constructor="YOLOWv5OptimizerConstructor",
+        paramwise_cfg=dict(custom_keys={"backbone.text_model": dict(lr_mult=TEXT_MODEL_LR_MULT),
+                                        "logit_scale": dict(weight_decay=0.0)}),
+        stage2_pipeline=data_cfg["train_pipeline_stage2"], val_ann_file=str(data.val.annotation_file),
+        work_dir=str(work_dir), seed=params.seed, log_interval=log_interval)
+    speed_texts = None if text_free else [texts[0] for texts in class_texts]
+    cfg["custom_hooks"] += [
+        dict(type="FiniteLossHook"),
+        dict(type="RayTrainReportHook", image_size=params.image_size, speed_texts=speed_texts,
+             val_only=params.strategy == "zero_shot"),
+    ]
+    cfg.update(model=model, train_dataloader=data_cfg["train_dataloader"],
+               val_dataloader=data_cfg["val_dataloader"], test_dataloader=data_cfg["val_dataloader"],
+               worldtune=dict(init_checkpoint=init_checkpoint, amp=params.amp,
+                              mode="val" if params.strategy == "zero_shot" else "train"))
+    return cfg
