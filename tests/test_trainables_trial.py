@@ -89,3 +89,12 @@ def test_a_diverging_trial_stops_with_a_clear_status(
     assert result.metrics["status"] == "diverged"
     assert "training loss became" in result.metrics["error"]
     assert result.metrics["finished_budget"] is False
+
+
+def test_frozen_parts_train_data_parallel(local_ray, defects: DatasetFiles, tiny_clip_path: Path,
+                                          tmp_path: Path) -> None:
+    """DDP registers only trainable weights: frozen neck/head must be frozen before wrapping."""
+    (result,) = _tune(FAST | dict(text_encoder=str(tiny_clip_path), freeze_all=True, frozen_stages=1, epochs=1,
+                                  close_mosaic_epochs=0), defects, tmp_path, workers=2)
+    assert result.error is None
+    assert result.metrics["finished_budget"] is True and result.metrics["epoch"] == 1
