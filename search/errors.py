@@ -27,3 +27,19 @@ def format_problems(problems: list, limit_per_file: int = 25) -> str:
         if count > limit_per_file:
             lines.append(f"  ... and {count - limit_per_file} more problems in {key}")
     return f"{len(problems)} dataset problem(s):\n" + "\n".join(lines)
+
+
+class SpaceError(WorldtuneError):
+    """A space file (or a flag overriding it) is wrong; raised before Ray or any trial starts."""
+
+    def __init__(self, file: object, key: str, why: str) -> None:
+        self.file, self.key, self.why = file, key, why
+        super().__init__(f"{file}: key '{key}': {why}" if key else f"{file}: {why}")
+
+
+def did_you_mean(name: str, known: list[str]) -> str:
+    """'; did you mean ...?' for a close match, else the known names: the usual fix for a typo."""
+    import difflib
+
+    close = difflib.get_close_matches(name, known, n=3)
+    return f"; did you mean {' or '.join(map(repr, close))}?" if close else f"; known: {', '.join(known)}"

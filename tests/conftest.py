@@ -26,6 +26,6 @@ def small_demo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_clip_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small local CLIP text tower + tokenizer folder (32 wide); nothing is downloaded."""
     os.environ["HF_HUB_OFFLINE"] = "1"
-    from tiny_clip import write_clip_text_model
+    from search.datasets.demo_text_encoder import write_clip_text_model
 
     return write_clip_text_model(tmp_path_factory.mktemp("tiny_clip"))

@@ -37,7 +37,7 @@ def vectors() -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def full_size_clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """CLIP base-patch32 and large-patch14-336 text towers (architecture only, random)."""
-    from tiny_clip import write_clip_text_model
+    from search.datasets.demo_text_encoder import write_clip_text_model
 
     root = tmp_path_factory.mktemp("clip")
     base = write_clip_text_model(root / "base", hidden_size=512, num_layers=12, num_heads=8,

@@ -1,12 +1,16 @@
-"""A local stand-in for a CLIP text tower, so that tests never download anything.
+"""The demo text encoder: a small local stand-in for a CLIP text tower, so nothing is downloaded.
 
-A byte-level BPE trained on a few words, wrapped as a fast tokenizer with CLIP's
-special tokens, and a CLIPTextModelWithProjection of any size, saved together:
-``AutoTokenizer`` / ``CLIPTextModelWithProjection.from_pretrained(folder)`` then load
-it exactly like ``openai/clip-vit-base-patch32``.
+A fresh machine has no CLIP weights and worldtune downloads nothing at run time, so the demo
+searches (and the tests) use this: a byte-level BPE trained on a few words, wrapped as a fast
+tokenizer with CLIP's special tokens, and a randomly initialised CLIPTextModelWithProjection,
+saved together. ``AutoTokenizer`` / ``CLIPTextModelWithProjection.from_pretrained(folder)`` then
+load it exactly like ``openai/clip-vit-base-patch32``, through the same code path.
 """
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
@@ -52,3 +56,29 @@ def write_clip_text_model(folder: Path, *, hidden_size: int = 32, num_layers: in
     CLIPTextModelWithProjection(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+DEMO_TEXT_ENCODER = "demo-clip-text"
+"""Folder name of the generated demo text encoder, next to the demo datasets."""
+
+
+def ensure_demo_text_encoder(root: Path) -> Path:
+    """The demo text encoder folder under `root`, written once (atomically, seeded)."""
+    target = Path(root).absolute() / DEMO_TEXT_ENCODER
+    if target.is_dir():
+        return target
+    import torch
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{DEMO_TEXT_ENCODER}-", dir=target.parent))
+    try:
+        with torch.random.fork_rng():
+            torch.manual_seed(0)
+            write_clip_text_model(staging)
+        os.replace(staging, target)
+    except OSError:
+        if not target.is_dir():
+            raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # another process won the race, or we failed
+    return target
