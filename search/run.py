@@ -1,51 +1,120 @@
-"""worldtune's entry point: `python search/run.py --space spaces/lightweight.yaml`.
+"""worldtune's entry point: a multi-objective (accuracy, speed) search per dataset of a space file.
 
-For now it prepares and checks every dataset of the space (generating the demo sets on first use);
-the Ray Tune + Optuna search itself is tracked in issue 5.
+    python search/run.py --space spaces/lightweight.yaml [--trials N] [--dataset NAME] [--dry-run]
+
+Checks the space and every dataset before any trial, joins or starts Ray, runs one Ray Tune +
+Optuna study per dataset (MLflow parent run per study, child run per trial), then prints each
+study's Pareto front and recommended model. `--resume` continues the latest interrupted search.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import time
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: import the project, not search/'s own folder
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-import yaml  # noqa: E402
-
 from search.datasets import DEMO_DATASETS, ensure_demo_dataset, ensure_valid  # noqa: E402
-from search.errors import WorldtuneError  # noqa: E402
+from search.errors import SpaceError, WorldtuneError  # noqa: E402
+from search.plan import Cluster, SearchPlan, describe, make_plan  # noqa: E402
+from search.space import Space, load_space  # noqa: E402
+
+FLAG_KEYS = {"trials": "budget.trials", "max_concurrent": "budget.max_concurrent",
+             "time_limit": "budget.time_limit_s", "workers": "resources.workers",
+             "cpus_per_worker": "resources.cpus_per_worker", "sampler": "sampler.type", "seed": "sampler.seed",
+             "scheduler": "scheduler.type", "storage": "storage.root", "mlflow_uri": "storage.mlflow_uri"}
 
 
-def _space_datasets(space_file: Path) -> list[str]:
-    if not space_file.is_file():
-        raise WorldtuneError(f"{space_file}: space file does not exist")
-    space = yaml.safe_load(space_file.read_text()) or {}
-    names = space.get("datasets") if isinstance(space, dict) else None
-    if not isinstance(names, list) or not names:
-        raise WorldtuneError(f"{space_file}: key 'datasets' must be a non-empty list of dataset names")
-    unknown = [n for n in names if n not in DEMO_DATASETS]
-    if unknown:
-        raise WorldtuneError(f"{space_file}: key 'datasets': {unknown} are not demo sets "
-                             f"({sorted(DEMO_DATASETS)}); own datasets come with issue 5")
-    return names
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python search/run.py", description=__doc__.split("\n")[0])
+    parser.add_argument("--space", type=Path, required=True, help="search-space YAML file (spaces/*.yaml)")
+    parser.add_argument("--dataset", action="append", help="run only this dataset (a name from the file, a demo "
+                        "set, or a folder in the standard layout); repeatable")
+    parser.add_argument("--trials", type=int, help="trials per dataset")
+    parser.add_argument("--max-concurrent", type=int, help="trials at once (capped to what the cluster holds)")
+    parser.add_argument("--time-limit", type=float, help="seconds per dataset study")
+    parser.add_argument("--workers", type=int, help="Train workers per trial")
+    parser.add_argument("--gpus-per-trial", type=float, help="GPUs per trial, split over its workers (0: CPU)")
+    parser.add_argument("--cpus-per-worker", type=float)
+    parser.add_argument("--sampler", help="tpe, nsga2 or random")
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--scheduler", help="asha or none")
+    parser.add_argument("--storage", help="results folder (Tune, Optuna, MLflow by default)")
+    parser.add_argument("--mlflow-uri", help="MLflow tracking URI (default: sqlite in the results folder)")
+    parser.add_argument("--address", help="Ray cluster to join (default: $RAY_ADDRESS, else a local cluster)")
+    parser.add_argument("--resume", nargs="?", const="latest", metavar="SEARCH_ID",
+                        help="continue an interrupted search (default: the latest of this space)")
+    parser.add_argument("--dry-run", action="store_true", help="print the plan and check the data; train nothing")
+    return parser.parse_args(argv)
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, object]:
+    overrides = {key: getattr(args, flag) for flag, key in FLAG_KEYS.items() if getattr(args, flag) is not None}
+    if args.gpus_per_trial is not None:
+        overrides["resources.gpus_per_worker"] = args.gpus_per_trial / (args.workers or 1)
+    if args.dataset:
+        overrides["datasets"] = args.dataset
+    return overrides
+
+
+def _search_id(space: Space, resume: str | None) -> str:
+    """A new id (space name + time), or the one to resume: given, or this space's latest."""
+    if resume is None:
+        return f"{space.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    if resume != "latest":
+        return resume
+    tune_root = Path(space.spec.storage.root).absolute() / "tune"
+    found = sorted(p.name for p in tune_root.glob(f"{space.name}-*") if p.is_dir())
+    if not found:
+        raise SpaceError(space.file, "", f"--resume: no earlier search of space {space.name!r} in {tune_root}")
+    return found[-1]
+
+
+def _check_datasets(plan: SearchPlan) -> None:
+    """Generate missing demo sets and check every dataset: nothing trains on broken data."""
+    for study in plan.studies:
+        if study.name in DEMO_DATASETS:
+            ensure_demo_dataset(study.name, study.dataset.root.parent)
+        ensure_valid(study.dataset)
+        print(f"[worldtune] dataset {study.name!r}: {study.dataset.root} checked, no problems", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python search/run.py", description=__doc__.split("\n")[0])
-    parser.add_argument("--space", type=Path, required=True, help="search-space YAML file")
-    args = parser.parse_args(argv)
+    args = _parse(argv)
+    connection = None
     try:
-        for name in _space_datasets(args.space):
-            files = ensure_demo_dataset(name)
-            ensure_valid(files)
-            print(f"[worldtune] dataset {name!r}: {files.root} checked, no problems")
+        space = load_space(args.space, _overrides(args))
+        search_id = _search_id(space, args.resume)
+        if args.dry_run and not (args.address or os.environ.get("RAY_ADDRESS")):
+            cluster = Cluster.this_machine()
+        else:
+            from search.cluster import connect
+
+            connection = connect(args.address)
+            cluster = connection.cluster
+            print(f"[worldtune] Ray: {cluster.cpus:g} CPUs, {cluster.gpus:g} GPUs; dashboard "
+                  f"{connection.dashboard_url or '(not available)'}", flush=True)
+        plan = make_plan(space, cluster, search_id)
+        print("[worldtune] plan:\n" + describe(plan), flush=True)
+        _check_datasets(plan)
+        if args.dry_run:
+            return 0
+        from search.study import run_study
+        from search.summary import format_closing
+
+        reports = [run_study(plan, study, resume=args.resume is not None) for study in plan.studies]
+        print(format_closing(plan, reports, connection.dashboard_url if connection else None), flush=True)
     except WorldtuneError as error:
         print(f"[worldtune] error: {error}", file=sys.stderr)
         return 2
-    print("[worldtune] the environment and the data are ready. The search itself (Ray Tune + Optuna, "
-          "MLflow, Pareto front) is not implemented yet: see issue 5.")
+    finally:
+        if connection is not None and connection.started_here:
+            import ray
+
+            ray.shutdown()
     return 0
 
 

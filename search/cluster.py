@@ -1,0 +1,44 @@
+"""Join a Ray cluster (`--address` or RAY_ADDRESS) or start a local one with its dashboard.
+
+The local cluster's dashboard listens on 127.0.0.1 only; its URL is printed so it can be watched
+while the search runs (it stops with the run). Since Ray 2.59 the dashboard asks for the token in
+~/.ray/auth_token.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from search.plan import Cluster
+
+DASHBOARD_HOST = "127.0.0.1"
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Connection:
+    cluster: Cluster
+    dashboard_url: str | None
+    started_here: bool
+
+
+def connect(address: str | None) -> Connection:
+    """Ray, initialised in this process: joined when an address is known, else started locally."""
+    import ray
+
+    # Train tears a trial's worker group down after its last health check: poll often (~7 s less
+    # per trial on a small machine). Set before Ray starts so the local workers inherit it.
+    os.environ.setdefault("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "0.2")
+    address = address or os.environ.get("RAY_ADDRESS")
+    if address:
+        context = ray.init(address=address, configure_logging=False)
+    else:
+        # The trials import this checkout (trainables/), wherever the command was started from.
+        job = ray.job_config.JobConfig(code_search_path=[str(PROJECT_ROOT)])
+        context = ray.init(include_dashboard=True, dashboard_host=DASHBOARD_HOST, configure_logging=False,
+                           job_config=job)
+    url = context.dashboard_url
+    if url and not url.startswith("http"):
+        url = f"http://{url}"
+    return Connection(cluster=Cluster.from_ray(), dashboard_url=url, started_here=not address)

@@ -1,0 +1,88 @@
+"""The accuracy/speed Pareto front of one study, its hypervolume, and the recommended model.
+
+Plain data in, plain data out (no Ray, no MLflow): the run summary, the MLflow artifacts and
+`search/pareto.py` all use it. Only trials that ran their full budget are on the front: a trial
+stopped by ASHA is told to Optuna as COMPLETE with its partial metrics (and has no speed
+measured), a diverged trial has no fair metrics at all; both stay in the table, marked.
+
+Hypervolume reference point: (accuracy 0, speed 0). Both objectives are maximized and neither
+can be negative, so every measured trial dominates the reference, and the hypervolume is the
+area (mAP x FPS) that the front dominates: comparable across searches of the same dataset.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+REFERENCE_POINT = (0.0, 0.0)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One trial's final state, as the front needs it."""
+
+    trial_id: str
+    status: str                  # finished, stopped_early, diverged, error, running
+    accuracy: float | None
+    speed: float | None
+    params_m: float | None = None
+    gflops: float | None = None
+    epochs: int | None = None
+    checkpoint: str | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def on_budget(self) -> bool:
+        return self.status == "finished" and self.accuracy is not None and self.speed is not None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    outcome: Outcome | None
+    reason: str
+
+
+def dominates(a: Outcome, b: Outcome) -> bool:
+    """a is at least as good as b on both objectives and better on one (both maximized)."""
+    ge = a.accuracy >= b.accuracy and a.speed >= b.speed
+    return ge and (a.accuracy > b.accuracy or a.speed > b.speed)
+
+
+def pareto_front(outcomes: Sequence[Outcome]) -> list[Outcome]:
+    """Non-dominated trials among those that ran their full budget, fastest first."""
+    eligible = [o for o in outcomes if o.on_budget]
+    front = [o for o in eligible if not any(dominates(other, o) for other in eligible)]
+    return sorted(front, key=lambda o: (-o.speed, o.accuracy, o.trial_id))
+
+
+def hypervolume(front: Sequence[Outcome], reference: tuple[float, float] = REFERENCE_POINT) -> float:
+    """Area dominated by the front and bounded by the reference point (2-D sweep)."""
+    area, covered_accuracy = 0.0, reference[0]
+    for point in sorted(front, key=lambda o: -o.speed):  # fastest first, accuracy rising
+        if point.accuracy > covered_accuracy and point.speed > reference[1]:
+            area += (point.accuracy - covered_accuracy) * (point.speed - reference[1])
+            covered_accuracy = point.accuracy
+    return area
+
+
+def recommend(outcomes: Sequence[Outcome], *, min_speed: float | None = None,
+              max_params_m: float | None = None) -> Recommendation:
+    """The most accurate full-budget trial that meets the constraints (ties: the faster one)."""
+    eligible = [o for o in outcomes if o.on_budget]
+    if not eligible:
+        return Recommendation(None, "no trial ran its full budget")
+    feasible = [o for o in eligible
+                if (min_speed is None or o.speed >= min_speed)
+                and (max_params_m is None or (o.params_m is not None and o.params_m <= max_params_m))]
+    wanted = " and ".join(filter(None, [min_speed is not None and f"speed >= {min_speed:g}",
+                                        max_params_m is not None and f"params <= {max_params_m:g} M"]))
+    if not feasible:
+        fastest = max(eligible, key=lambda o: o.speed)
+        return Recommendation(None, f"no full-budget trial meets {wanted} (the fastest, {fastest.trial_id}, "
+                                    f"reaches {fastest.speed:.1f}); relax the constraint or search smaller models")
+    best = max(feasible, key=lambda o: (o.accuracy, o.speed))
+    return Recommendation(best, f"highest accuracy with {wanted}" if wanted else "highest accuracy")

@@ -1,0 +1,201 @@
+"""A checked space + the cluster it runs on -> the plan: one study per dataset, resources, paths.
+
+Decisions that depend on the cluster are made here, once, and printed (`--dry-run` stops after
+printing): GPUs per worker (`auto`: 1 when the cluster has GPUs), the `cpu_fallback` values when
+trials get no GPU (e.g. the tiny model at 160 px: the demo stays minutes long on a laptop), how
+many trials fit at once, and which text encoder `auto`/`demo` stand for. Every path is absolute:
+Tune changes each trial's working directory.
+"""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from search.datasets import DEMO_DATASETS, DatasetFiles, default_data_root
+from search.datasets.demo_text_encoder import ensure_demo_text_encoder
+from search.distributions import SearchSpace
+from search.errors import SpaceError
+from search.schema import DatasetSpec
+from search.space import Space
+from trainables.dataset_files import Split
+from trainables.driver import TrialResources
+from trainables.yolo_world.models.sizes import CLIP_BASE
+
+SPECIAL_TEXT_ENCODERS = ("auto", "demo")
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """What the Ray cluster holds (or, for a dry run without a cluster, this machine)."""
+
+    cpus: float
+    gpus: float
+    address: str | None = None
+
+    @classmethod
+    def this_machine(cls) -> Cluster:
+        import torch
+
+        return cls(cpus=float(os.cpu_count() or 1), gpus=float(torch.cuda.device_count()))
+
+    @classmethod
+    def from_ray(cls) -> Cluster:
+        import ray
+
+        total = ray.cluster_resources()
+        return cls(cpus=total.get("CPU", 0.0), gpus=total.get("GPU", 0.0),
+                   address=ray.get_runtime_context().gcs_address)
+
+
+@dataclass(frozen=True)
+class StudyPlan:
+    """One dataset's study: its data, its Optuna space, and where its results go."""
+
+    dataset: DatasetFiles
+    space: SearchSpace
+    tune_storage: Path        # Tune's storage_path; the experiment folder is tune_storage/name
+    train_storage: Path       # the trials' Train runs (checkpoints)
+    optuna_db: Path           # the persistent Optuna study (SQLite)
+
+    @property
+    def name(self) -> str:
+        return self.dataset.name
+
+    @property
+    def experiment_dir(self) -> Path:
+        return self.tune_storage / self.name
+
+
+@dataclass(frozen=True)
+class SearchPlan:
+    space: Space
+    search_id: str
+    root: Path
+    studies: list[StudyPlan]
+    resources: TrialResources
+    max_concurrent: int
+    mlflow_uri: str
+    mlflow_artifacts: Path
+    notes: list[str]
+
+    @property
+    def experiment_name(self) -> str:
+        return f"worldtune/{self.space.name}"
+
+
+def dataset_files(entry: str | DatasetSpec) -> DatasetFiles:
+    """Where a dataset entry's files are; demo sets under the data root (generated later)."""
+    if isinstance(entry, str):
+        if entry in DEMO_DATASETS:
+            return DatasetFiles.standard(entry, default_data_root() / entry)
+        return DatasetFiles.standard(Path(entry).name, Path(entry))
+    if entry.train is None or entry.val is None or entry.class_texts is None:  # DatasetSpec: root given
+        return DatasetFiles.standard(entry.name, Path(entry.root or entry.name))
+    return DatasetFiles(name=entry.name, root=Path(entry.class_texts).absolute().parent,
+                        train=Split(Path(entry.train.annotations).absolute(), Path(entry.train.images).absolute()),
+                        val=Split(Path(entry.val.annotations).absolute(), Path(entry.val.images).absolute()),
+                        class_text_file=Path(entry.class_texts).absolute())
+
+
+def resolve_text_encoder(value: str, file: Path, key: str) -> str:
+    """`demo` -> the generated demo encoder; `auto` -> CLIP base if cached, else the demo one.
+
+    Any other value must be loadable offline now (a folder, an .npy, or a cached hub id).
+    """
+    from trainables.configs.yolo_world import TextEncoderNotFound, text_width
+
+    candidates = [CLIP_BASE] if value == "auto" else [] if value == "demo" else [value]
+    for candidate in candidates:
+        try:
+            text_width(candidate)
+            return candidate
+        except TextEncoderNotFound as error:
+            if value != "auto":
+                raise SpaceError(file, key, str(error)) from None
+    return str(ensure_demo_text_encoder(default_data_root()))
+
+
+def _resolved_values(space: Space, on_cpu: bool, notes: list[str]) -> tuple[dict[str, Any], dict]:
+    """(fixed values, searched parameters) after the CPU fallback and text-encoder resolution."""
+    spec = space.spec
+    fixed = space.base_values()
+    parameters = dict(spec.parameters)
+    if on_cpu and spec.cpu_fallback:
+        fixed |= spec.cpu_fallback
+        dropped = [name for name in spec.cpu_fallback if parameters.pop(name, None)]
+        notes.append(f"trials get no GPU: cpu_fallback sets {spec.cpu_fallback}"
+                     + (f" (no longer searched: {dropped})" if dropped else ""))
+    fixed["text_encoder"] = resolve_text_encoder(fixed["text_encoder"], space.file, "model.text_encoder")
+    encoder = parameters.get("text_encoder")
+    if encoder and encoder.values:
+        values = [resolve_text_encoder(v, space.file, "parameters.text_encoder") for v in encoder.values]
+        parameters["text_encoder"] = replace(encoder, values=values)
+    return fixed, parameters
+
+
+def _resources(space: Space, cluster: Cluster, notes: list[str]) -> tuple[TrialResources, int]:
+    spec = space.spec.resources
+    gpus = spec.gpus_per_worker
+    if gpus == "auto":
+        gpus = 1.0 if cluster.gpus else 0.0
+    resources = TrialResources(workers=spec.workers, gpus_per_worker=float(gpus),
+                               cpus_per_worker=spec.cpus_per_worker)
+    need_cpu, need_gpu = resources.workers * resources.cpus_per_worker, resources.workers * resources.gpus_per_worker
+    fit = math.floor(cluster.cpus / need_cpu + 1e-9)
+    if need_gpu:
+        fit = min(fit, math.floor(cluster.gpus / need_gpu + 1e-9))
+    if fit < 1:
+        raise SpaceError(space.file, "resources", f"one trial needs {need_cpu:g} CPUs and {need_gpu:g} GPUs, the "
+                         f"cluster has {cluster.cpus:g} CPUs and {cluster.gpus:g} GPUs: lower workers, "
+                         f"cpus_per_worker or gpus_per_worker")
+    wanted = space.spec.budget.max_concurrent or fit
+    if wanted > fit:
+        notes.append(f"max_concurrent {wanted} lowered to {fit}: the cluster holds {fit} trial(s) at once")
+    return resources, min(wanted, fit, space.spec.budget.trials)
+
+
+def make_plan(space: Space, cluster: Cluster, search_id: str) -> SearchPlan:
+    """The whole search, decided before Ray runs anything."""
+    notes: list[str] = []
+    resources, concurrent = _resources(space, cluster, notes)
+    fixed, parameters = _resolved_values(space, resources.gpus_per_worker == 0, notes)
+    storage = space.spec.storage
+    root = Path(storage.root).absolute()
+    datasets = [dataset_files(entry) for entry in space.spec.datasets]
+    studies = [StudyPlan(dataset=data, space=SearchSpace(parameters, fixed), tune_storage=root / "tune" / search_id,
+                         train_storage=root / "train" / search_id / data.name,
+                         optuna_db=root / "optuna" / f"{search_id}-{data.name}.db")
+               for data in datasets]
+    names = [s.name for s in studies]
+    if len(set(names)) != len(names):
+        raise SpaceError(space.file, "datasets", f"dataset names must be unique, got {names}")
+    mlflow_uri = storage.mlflow_uri or f"sqlite:///{root / 'mlflow.db'}"
+    artifacts = Path(storage.mlflow_artifacts or root / "mlflow_artifacts").absolute()
+    return SearchPlan(space=space, search_id=search_id, root=root, studies=studies, resources=resources,
+                      max_concurrent=concurrent, mlflow_uri=mlflow_uri, mlflow_artifacts=artifacts, notes=notes)
+
+
+def describe(plan: SearchPlan) -> str:
+    """The plan as `--dry-run` prints it and the run log starts with it."""
+    spec, res = plan.space.spec, plan.resources
+    study = plan.studies[0]
+    lines = [
+        f"space {plan.space.name} ({plan.space.file}), search {plan.search_id}",
+        f"  datasets: {', '.join(f'{s.name} ({s.dataset.root})' for s in plan.studies)}",
+        f"  per dataset: {spec.budget.trials} trials, at most {plan.max_concurrent} at once"
+        + (f", time limit {spec.budget.time_limit_s:g} s" if spec.budget.time_limit_s else ""),
+        f"  per trial: {res.workers} worker(s) x ({res.cpus_per_worker:g} CPU, {res.gpus_per_worker:g} GPU)",
+        f"  objectives: {spec.objectives.accuracy} up, {spec.objectives.speed} up; sampler "
+        f"{spec.sampler.type} (seed {spec.sampler.seed}); scheduler {spec.scheduler.type}",
+        "  searched:" + "".join(f"\n    {name}: {p.type} " + (f"{p.values}" if p.type == "choice" else
+                                                               f"[{p.low}, {p.high}]" + (" log" if p.log else "")
+                                                               if p.type != "bool" else "")
+                                + (f" when {p.when}" if p.when else "")
+                                for name, p in study.space.parameters.items()),
+        f"  fixed: {study.space.fixed}",
+        f"  results: {plan.root} (MLflow {plan.mlflow_uri})",
+    ]
+    return "\n".join(lines + [f"  note: {note}" for note in plan.notes])

@@ -1,0 +1,59 @@
+"""The end of a study on its MLflow parent run: the front as table + plot, hypervolume, the pick.
+
+Artifacts under `pareto/`: `trials.json` (every trial's outcome: what `search/pareto.py` and
+`search/export.py` read back), `front.csv` (the table) and `front.png` (the plot).
+"""
+from __future__ import annotations
+
+import csv
+import json
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from mlflow.entities import Metric, RunStatus
+from mlflow.tracking import MlflowClient
+
+from search.front import REFERENCE_POINT
+from search.plots import plot_front
+from search.schema import ObjectivesSpec
+from search.summary import StudyReport, rows
+
+ARTIFACT_DIR = "pareto"
+TRIALS_FILE = "trials.json"
+RECOMMENDED_TAG = "worldtune.recommended_trial"
+
+
+def write_files(report: StudyReport, folder: Path, searched: Sequence[str], objectives: ObjectivesSpec,
+                title: str) -> list[Path]:
+    """trials.json, front.csv and front.png for `report` in `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    trials = folder / TRIALS_FILE
+    trials.write_text(json.dumps({
+        "dataset": report.dataset, "accuracy": objectives.accuracy, "speed": objectives.speed,
+        "min_fps": objectives.min_fps, "max_params_m": objectives.max_params_m,
+        "run_ids": report.run_ids, "outcomes": [o.as_dict() for o in report.outcomes]}, indent=1, default=str))
+    table = rows(report, searched)
+    with (folder / "front.csv").open("w", newline="") as stream:
+        writer = csv.DictWriter(stream, fieldnames=list(table[0]) if table else ["trial"])
+        writer.writeheader()
+        writer.writerows(table)
+    plot = plot_front(report.outcomes, report.front, report.recommendation, folder / "front.png", title=title,
+                      accuracy=objectives.accuracy, speed=objectives.speed)
+    return [trials, folder / "front.csv", plot]
+
+
+def publish_study(client: MlflowClient, parent_run_id: str, report: StudyReport, searched: Sequence[str],
+                  objectives: ObjectivesSpec, title: str) -> None:
+    """Log the study's front on its parent run and close the run."""
+    with tempfile.TemporaryDirectory() as tmp:
+        write_files(report, Path(tmp), searched, objectives, title)
+        client.log_artifacts(parent_run_id, tmp, artifact_path=ARTIFACT_DIR)
+    metrics = {"hypervolume": report.hypervolume, "front_size": len(report.front),
+               "trials_total": len(report.outcomes), "trials_full_budget": sum(o.on_budget for o in report.outcomes)}
+    client.log_batch(parent_run_id, metrics=[Metric(k, float(v), 0, 0) for k, v in metrics.items()])
+    best = report.recommendation.outcome
+    client.set_tag(parent_run_id, "worldtune.hypervolume_reference", str(REFERENCE_POINT))
+    client.set_tag(parent_run_id, "worldtune.recommendation", report.recommendation.reason)
+    client.set_tag(parent_run_id, RECOMMENDED_TAG, best.trial_id if best else "")
+    client.set_terminated(parent_run_id, RunStatus.to_string(RunStatus.FINISHED))

@@ -1,0 +1,106 @@
+"""What a study ended with, as rows and text: the front table, the recommendation, where to look.
+
+The same rows go to the terminal at the end of a run, to the parent run's `front.csv`, and to
+`search/pareto.py`'s output, so the three always agree.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from search.front import Outcome, Recommendation, hypervolume, pareto_front, recommend
+from search.plan import SearchPlan
+from search.schema import ObjectivesSpec
+
+
+@dataclass(frozen=True)
+class StudyReport:
+    """One dataset study's result; `run_ids` maps trial ids to their MLflow child runs."""
+
+    dataset: str
+    outcomes: list[Outcome]
+    front: list[Outcome]
+    hypervolume: float
+    recommendation: Recommendation
+    run_ids: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, dataset: str, outcomes: Sequence[Outcome], objectives: ObjectivesSpec,
+              run_ids: dict[str, str] | None = None) -> StudyReport:
+        front = pareto_front(outcomes)
+        return cls(dataset=dataset, outcomes=sorted(outcomes, key=lambda o: o.trial_id), front=front,
+                   hypervolume=hypervolume(front),
+                   recommendation=recommend(outcomes, min_speed=objectives.min_fps,
+                                            max_params_m=objectives.max_params_m),
+                   run_ids=dict(run_ids or {}))
+
+
+def rows(report: StudyReport, searched: Sequence[str]) -> list[dict[str, object]]:
+    """One row per trial: objectives, size, status, front membership, and the searched values."""
+    front_ids = {o.trial_id for o in report.front}
+    best = report.recommendation.outcome
+    return [{"trial": o.trial_id, "status": o.status, "accuracy": o.accuracy, "speed": o.speed,
+             "params_m": o.params_m, "gflops": o.gflops, "epochs": o.epochs,
+             "front": o.trial_id in front_ids, "recommended": best is not None and o.trial_id == best.trial_id,
+             **{name: o.values.get(name) for name in searched}}
+            for o in report.outcomes]
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, bool):
+        return "*" if value else ""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "-" if value is None else str(value)
+
+
+def text_table(table: Sequence[dict[str, object]]) -> str:
+    """Fixed-width text table of `rows` (front and recommended shown as '*')."""
+    if not table:
+        return "  (no trials)"
+    columns = list(table[0])
+    cells = [[_cell(row[c]) for c in columns] for row in table]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    line = lambda values: "  " + "  ".join(v.ljust(w) for v, w in zip(values, widths))  # noqa: E731
+    return "\n".join([line(columns)] + [line(r) for r in cells])
+
+
+def format_study(report: StudyReport, searched: Sequence[str], objectives: ObjectivesSpec) -> str:
+    finished = sum(o.on_budget for o in report.outcomes)
+    best = report.recommendation.outcome
+    lines = [f"dataset {report.dataset}: {len(report.outcomes)} trials, {finished} ran their full budget, "
+             f"front of {len(report.front)} (accuracy = {objectives.accuracy}, speed = {objectives.speed}), "
+             f"hypervolume {report.hypervolume:.4g} (reference point {objectives.accuracy}=0, "
+             f"{objectives.speed}=0)",
+             text_table(rows(report, searched))]
+    if best is None:
+        lines.append(f"  recommended: none: {report.recommendation.reason}")
+    else:
+        lines.append(f"  recommended: trial {best.trial_id} ({report.recommendation.reason}): "
+                     f"{objectives.accuracy} {best.accuracy:.4f}, {objectives.speed} {best.speed:.1f}, "
+                     f"{best.params_m or 0:.2f} M params; checkpoint {best.checkpoint}")
+    return "\n".join(lines)
+
+
+def format_closing(plan: SearchPlan, reports: Sequence[StudyReport], dashboard_url: str | None) -> str:
+    """The end-of-run summary: each study's front and pick, where the files are, how to look."""
+    spec = plan.space.spec
+    parts = [f"\n[worldtune] search {plan.search_id} ({plan.space.name}) done"]
+    for report, study in zip(reports, plan.studies):
+        parts += ["", format_study(report, list(study.space.parameters), spec.objectives),
+                  f"  files: Tune {study.experiment_dir}, checkpoints {study.train_storage}, "
+                  f"Optuna sqlite:///{study.optuna_db}"]
+    uri = plan.mlflow_uri
+    parts += [
+        "",
+        f"MLflow: experiment {plan.experiment_name!r} in {uri} (parent run per dataset, child run per trial, "
+        "pareto/ artifacts on each parent). Open the UI with",
+        f"  .venv/bin/mlflow ui --backend-store-uri {uri}    # then http://127.0.0.1:5000",
+        "Compare fronts:  .venv/bin/python search/pareto.py" + (f" --mlflow-uri {uri}" if spec.storage.mlflow_uri
+                                                               else f" --storage {plan.root}"),
+        "Export the recommended model:  .venv/bin/python search/export.py --space " + str(plan.space.file)
+        + f" --dataset {plan.studies[0].name} --out exported/",
+        f"Ray dashboard: {dashboard_url or 'n/a'}"
+        + (" (a local cluster stops with the run; on a cluster it stays up)" if dashboard_url else ""),
+    ]
+    return "\n".join(parts)
