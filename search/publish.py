@@ -31,7 +31,7 @@ def write_files(report: StudyReport, folder: Path, searched: Sequence[str], obje
     trials = folder / TRIALS_FILE
     trials.write_text(json.dumps({
         "dataset": report.dataset, "accuracy": objectives.accuracy, "speed": objectives.speed,
-        "min_fps": objectives.min_fps, "max_params_m": objectives.max_params_m,
+        "min_fps": objectives.min_fps, "max_params_m": objectives.max_params_m, "searched": list(searched),
         "run_ids": report.run_ids, "outcomes": [o.as_dict() for o in report.outcomes]}, indent=1, default=str))
     table = rows(report, searched)
     with (folder / "front.csv").open("w", newline="") as stream:

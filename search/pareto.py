@@ -1,0 +1,70 @@
+"""Print and compare accuracy/speed Pareto fronts across datasets and searches, from the MLflow store.
+
+    python search/pareto.py [--storage worldtune_runs] [--space lightweight] [--dataset demo-ct]
+
+Each finished study's front is recomputed from its `pareto/trials.json` (only full-budget trials),
+then one table compares them. Hypervolumes (reference point: accuracy 0, speed 0) compare
+searches of the same dataset; `covers` says how much of another search's front on the same
+dataset is dominated or matched by this one's.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: import the project, not search/'s own folder
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+from search.errors import WorldtuneError  # noqa: E402
+from search.front import Outcome, dominates  # noqa: E402
+from search.store import StoredStudy, add_store_arguments, client_for, load_studies  # noqa: E402
+from search.summary import format_study, text_table  # noqa: E402
+
+
+def coverage(front: list[Outcome], other: list[Outcome]) -> float:
+    """Share of `other`'s points that some point of `front` dominates or equals (C-metric)."""
+    if not other:
+        return 0.0
+    same = lambda a, b: (a.accuracy, a.speed) == (b.accuracy, b.speed)  # noqa: E731
+    return sum(any(dominates(a, b) or same(a, b) for a in front) for b in other) / len(other)
+
+
+def comparison(studies: list[StoredStudy]) -> list[dict[str, object]]:
+    """One row per study; `covers` lists the other searches of the same dataset."""
+    table = []
+    for study in studies:
+        report, front = study.report, study.report.front
+        best = report.recommendation.outcome
+        rivals = [s for s in studies if s.dataset == study.dataset and s is not study]
+        table.append({
+            "space": study.experiment.split("/", 1)[-1], "search": study.search_id, "dataset": study.dataset,
+            "trials": len(report.outcomes), "full_budget": sum(o.on_budget for o in report.outcomes),
+            "front": len(front), "hypervolume": report.hypervolume,
+            "best_accuracy": max((o.accuracy for o in front), default=None),
+            "best_speed": max((o.speed for o in front), default=None),
+            "recommended": best.trial_id if best else None,
+            "covers": ", ".join(f"{r.search_id}: {coverage(front, r.report.front):.0%}" for r in rivals) or None,
+        })
+    return table
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python search/pareto.py", description=__doc__.split("\n")[0])
+    add_store_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        studies = load_studies(client_for(args), args)
+    except WorldtuneError as error:
+        print(f"[worldtune] error: {error}", file=sys.stderr)
+        return 2
+    for study in studies:
+        print(f"\n{study.experiment} / search {study.search_id} (parent run {study.run.info.run_id})")
+        print(format_study(study.report, study.searched, study.objectives))
+    print("\ncomparison (hypervolume: reference point accuracy 0, speed 0; compare within a dataset)")
+    print(text_table(comparison(studies)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""Reading finished studies back from the MLflow store (for `search/pareto.py` and `search/export.py`).
+
+A study is a parent run of a `worldtune/<space>` experiment; its `pareto/trials.json` artifact
+holds every trial's outcome, so fronts can be recomputed and compared without Ray.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlflow.entities import Run
+from mlflow.tracking import MlflowClient
+
+from search.errors import WorldtuneError
+from search.front import Outcome
+from search.publish import ARTIFACT_DIR, TRIALS_FILE
+from search.schema import ObjectivesSpec, StorageSpec
+from search.summary import StudyReport
+from search.tracking import DATASET_TAG, SEARCH_TAG
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+EXPERIMENT_PREFIX = "worldtune/"
+
+
+@dataclass(frozen=True)
+class StoredStudy:
+    experiment: str
+    search_id: str
+    run: Run
+    objectives: ObjectivesSpec
+    searched: list[str]
+    report: StudyReport
+
+    @property
+    def dataset(self) -> str:
+        return self.report.dataset
+
+
+def add_store_arguments(parser: argparse.ArgumentParser) -> None:
+    """--storage / --mlflow-uri / --space / --dataset / --search, shared by the store's CLIs."""
+    parser.add_argument("--storage", default=StorageSpec().root,
+                        help="results folder of the search (its mlflow.db is read); default %(default)s")
+    parser.add_argument("--mlflow-uri", help="MLflow tracking URI (overrides --storage)")
+    parser.add_argument("--space", action="append", help="only this space (name or spaces/*.yaml); repeatable")
+    parser.add_argument("--dataset", action="append", help="only this dataset; repeatable")
+    parser.add_argument("--search", action="append", help="only this search id; repeatable")
+
+
+def client_for(args: argparse.Namespace) -> MlflowClient:
+    uri = args.mlflow_uri or f"sqlite:///{Path(args.storage).absolute() / 'mlflow.db'}"
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
+        raise WorldtuneError(f"no MLflow store at {uri}: run a search first, or pass --storage / --mlflow-uri")
+    return MlflowClient(uri)
+
+
+def _read_trials(client: MlflowClient, run_id: str) -> dict[str, Any] | None:
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            path = client.download_artifacts(run_id, f"{ARTIFACT_DIR}/{TRIALS_FILE}", tmp)
+        except Exception:  # noqa: BLE001  (MLflow raises several types for a missing artifact)
+            return None  # a study that has not finished yet
+        return json.loads(Path(path).read_text())
+
+
+def load_studies(client: MlflowClient, args: argparse.Namespace) -> list[StoredStudy]:
+    """Finished studies matching the filters, oldest first."""
+    spaces = {Path(s).stem for s in args.space or []}
+    studies = []
+    for experiment in client.search_experiments():
+        name = experiment.name
+        if not name.startswith(EXPERIMENT_PREFIX) or spaces and name.removeprefix(EXPERIMENT_PREFIX) not in spaces:
+            continue
+        for run in client.search_runs([experiment.experiment_id], order_by=["attributes.start_time ASC"],
+                                      max_results=10000):
+            tags = run.data.tags
+            if SEARCH_TAG not in tags or (args.dataset and tags.get(DATASET_TAG) not in args.dataset) \
+                    or (args.search and tags[SEARCH_TAG] not in args.search):
+                continue
+            data = _read_trials(client, run.info.run_id)
+            if data is None:
+                continue
+            objectives = ObjectivesSpec(accuracy=data["accuracy"], speed=data["speed"], min_fps=data["min_fps"],
+                                        max_params_m=data["max_params_m"])
+            outcomes = [Outcome(**o) for o in data["outcomes"]]
+            report = StudyReport.build(data["dataset"], outcomes, objectives, data.get("run_ids"))
+            studies.append(StoredStudy(name, tags[SEARCH_TAG], run, objectives, data["searched"], report))
+    if not studies:
+        raise WorldtuneError("no finished worldtune study matches (check --storage/--mlflow-uri, --space, "
+                             "--dataset, --search)")
+    return studies
