@@ -105,6 +105,18 @@ def _reparameterized_start(model: dict[str, Any], params: TrialParams, embedding
     return strategies.reparameterized_config(model, num_classes), str(path)
 
 
+def trial_data_config(params: TrialParams, data: DatasetFiles, *, num_data_workers: int,
+                      text_free: bool) -> dict[str, Any]:
+    """Pipelines and dataloaders; `text_free` for models with one fixed output per class."""
+    data_cfg = box_only_data_config(
+        train_ann_file=data.train.annotation_file, train_image_dir=data.train.image_dir,
+        val_ann_file=data.val.annotation_file, val_image_dir=data.val.image_dir,
+        class_text_file=data.class_text_file, img_scale=(params.image_size, params.image_size),
+        batch_size=params.batch_size, num_workers=num_data_workers, mosaic_prob=params.mosaic_prob,
+        mixup_prob=params.mixup_prob, max_num_samples=len(load_class_texts(data.class_text_file)))
+    return text_free_data_config(data_cfg) if text_free else data_cfg
+
+
 def build_trial_config(params: TrialParams, data: DatasetFiles, work_dir: str | Path, *,
                        num_data_workers: int = 2, log_interval: int = 10) -> dict[str, Any]:
     """The complete config. Its `worldtune` entry tells the worker what mmengine has no key for:
@@ -122,15 +134,8 @@ def build_trial_config(params: TrialParams, data: DatasetFiles, work_dir: str | 
     elif params.strategy == "reparameterized":
         model, init_checkpoint = _reparameterized_start(
             model, params, class_embedding_file(params, class_texts, work_dir), work_dir)
-    data_cfg = box_only_data_config(
-        train_ann_file=data.train.annotation_file, train_image_dir=data.train.image_dir,
-        val_ann_file=data.val.annotation_file, val_image_dir=data.val.image_dir,
-        class_text_file=data.class_text_file, img_scale=(params.image_size, params.image_size),
-        batch_size=params.batch_size, num_workers=num_data_workers, mosaic_prob=params.mosaic_prob,
-        mixup_prob=params.mixup_prob, max_num_samples=len(class_texts))
     text_free = params.strategy in ("prompt", "reparameterized")
-    if text_free:
-        data_cfg = text_free_data_config(data_cfg)
+    data_cfg = trial_data_config(params, data, num_data_workers=num_data_workers, text_free=text_free)
     schedule = Schedule(epochs=params.epochs, lr=params.lr, weight_decay=params.weight_decay,
                         batch_size=params.batch_size, warmup_epochs=params.warmup_epochs,
                         warmup_min_iters=params.warmup_min_iters, lr_schedule=params.lr_schedule,
