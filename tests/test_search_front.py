@@ -1,0 +1,49 @@
+"""The Pareto front, hypervolume and recommendation against Optuna's own computations."""
+from __future__ import annotations
+
+import numpy as np
+import optuna
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from optuna._hypervolume import compute_hypervolume
+
+from search.front import Outcome, hypervolume, pareto_front, recommend
+
+POINTS = st.lists(st.tuples(st.sampled_from([0.0, 0.1, 0.25, 0.3, 0.5, 0.51]),
+                            st.sampled_from([5.0, 12.5, 30.0, 31.0, 80.0])), min_size=1, max_size=12)
+
+
+def _outcomes(points: list[tuple[float, float]]) -> list[Outcome]:
+    return [Outcome(trial_id=f"t{i}", status="finished", accuracy=a, speed=s) for i, (a, s) in enumerate(points)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(POINTS)
+def test_front_is_optunas_best_trials_and_hypervolume_is_optunas(points: list[tuple[float, float]]) -> None:
+    outcomes = _outcomes(points)
+    study = optuna.create_study(directions=["maximize", "maximize"])
+    for a, s in points:
+        study.add_trial(optuna.trial.create_trial(values=[a, s]))
+    ours = sorted((o.accuracy, o.speed) for o in pareto_front(outcomes))
+    assert ours == sorted(tuple(t.values) for t in study.best_trials)
+    minimized = np.array([[-a, -s] for a, s in ours])
+    assert np.isclose(hypervolume(pareto_front(outcomes)), compute_hypervolume(minimized, np.zeros(2)))
+
+
+def test_trials_without_their_full_budget_never_reach_the_front() -> None:
+    outcomes = _outcomes([(0.30, 40.0), (0.20, 60.0)]) + [
+        Outcome("asha", "stopped_early", accuracy=0.9, speed=None, epochs=1),  # partial mAP, no speed measured
+        Outcome("nan", "diverged", accuracy=None, speed=None),
+        Outcome("late", "stopped_early", accuracy=0.9, speed=100.0)]           # even with both numbers
+    assert [o.trial_id for o in pareto_front(outcomes)] == ["t1", "t0"]
+    assert recommend(outcomes).outcome.trial_id == "t0"
+
+
+def test_recommendation_follows_the_constraints() -> None:
+    outcomes = _outcomes([(0.50, 20.0), (0.40, 35.0), (0.30, 90.0)])
+    outcomes = [o if o.trial_id != "t1" else Outcome("t1", "finished", 0.40, 35.0, params_m=9.0) for o in outcomes]
+    assert recommend(outcomes).outcome.trial_id == "t0"
+    assert recommend(outcomes, min_speed=30).outcome.trial_id == "t1"
+    assert recommend(outcomes, min_speed=30, max_params_m=5).outcome is None, "t2 has no parameter count"
+    nothing = recommend(outcomes, min_speed=100)
+    assert nothing.outcome is None and "fastest, t2, reaches 90.0" in nothing.reason

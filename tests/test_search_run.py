@@ -1,0 +1,166 @@
+"""`search/run.py` end to end on a real local Ray, a real MLflow SQLite store and real trials:
+a 4-trial search, its MLflow runs and Pareto artifacts checked against Optuna's own study,
+pareto.py and export.py on the result, and `--resume` after the driver is killed mid-search."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pytest
+from mlflow.tracking import MlflowClient
+from optuna._hypervolume import compute_hypervolume
+
+from search import export, pareto, run
+from search.front import dominates
+from search.store import EXPERIMENT_PREFIX
+from search.tracking import DATASET_TAG, PARENT_TAG, SEARCH_TAG, STATUS_TAG, TRIAL_TAG
+
+ROOT = Path(__file__).resolve().parents[1]
+FAST = dict(size="tiny", epochs=2, batch_size=8, image_size=160, close_mosaic_epochs=1, warmup_epochs=0.5,
+            warmup_min_iters=2)
+
+
+def write_space(folder: Path, name: str, clip: Path, **budget: int) -> Path:
+    space = {"name": name, "datasets": ["demo-defects"], "model": {"text_encoder": str(clip)},
+             "parameters": {"lr": {"type": "float", "low": 1e-4, "high": 3e-3, "log": True},
+                            "use_bn_head": {"type": "bool"},
+                            "cls_loss": {"type": "choice", "values": ["bce", "focal"]}},
+             "fixed": FAST, "sampler": {"type": "tpe", "seed": 0}, "scheduler": {"type": "none"},
+             "budget": budget, "resources": {"workers": 1, "cpus_per_worker": 1},
+             "storage": {"root": str(folder / "runs")}}
+    file = folder / f"{name}.yaml"
+    file.write_text(json.dumps(space))  # JSON is YAML
+    return file
+
+
+@pytest.fixture(scope="module")
+def searched(small_demo_root: Path, tiny_clip_path: Path, tmp_path_factory: pytest.TempPathFactory
+             ) -> Iterator[tuple[Path, str, float]]:
+    """(storage root, printed output, seconds) of one 4-trial search, 2 trials at a time."""
+    folder = tmp_path_factory.mktemp("search")
+    os.environ["WORLDTUNE_DATA_DIR"] = str(small_demo_root)
+    space = write_space(folder, "four", tiny_clip_path, trials=4, max_concurrent=2)
+    started = time.monotonic()
+    output = subprocess.run([sys.executable, str(ROOT / "search" / "run.py"), "--space", str(space)], cwd=folder,
+                            capture_output=True, text=True, timeout=600)
+    assert output.returncode == 0, output.stderr[-4000:]
+    yield folder / "runs", output.stdout, time.monotonic() - started
+
+
+def _runs(client: MlflowClient, name: str) -> tuple[object, list]:
+    experiment = client.get_experiment_by_name(EXPERIMENT_PREFIX + name)
+    runs = client.search_runs([experiment.experiment_id], max_results=100)
+    parents = [r for r in runs if SEARCH_TAG in r.data.tags]
+    assert len(parents) == 1
+    return parents[0], [r for r in runs if r.data.tags.get(PARENT_TAG) == parents[0].info.run_id]
+
+
+def test_search_logs_parent_and_child_runs_and_the_front(searched: tuple[Path, str, float]) -> None:
+    root, output, seconds = searched
+    print(f"4-trial search: {seconds:.0f} s")
+    client = MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
+    parent, children = _runs(client, "four")
+    assert parent.info.status == "FINISHED" and parent.data.tags[DATASET_TAG] == "demo-defects"
+    assert len(children) == 4 and {c.data.tags[STATUS_TAG] for c in children} == {"finished"}
+    for child in children:
+        assert {"lr", "use_bn_head", "cls_loss", "image_size"} <= set(child.data.params)
+        assert [m.step for m in client.get_metric_history(child.info.run_id, "map")] == [1, 2]
+        assert {"fps", "params_m", "gflops", "map_50", "train_loss"} <= set(child.data.metrics)
+        assert (Path(child.data.tags["checkpoint_path"]) / "checkpoint.pth").is_file()
+    artifacts = {a.path for a in client.list_artifacts(parent.info.run_id, "pareto")}
+    assert artifacts == {"pareto/trials.json", "pareto/front.csv", "pareto/front.png"}
+    png = Path(client.download_artifacts(parent.info.run_id, "pareto/front.png", str(root / "dl")))
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    assert "recommended: trial" in output and "mlflow ui --backend-store-uri" in output
+
+
+def test_front_is_non_dominated_and_agrees_with_optunas_study(searched: tuple[Path, str, float]) -> None:
+    root, _, _ = searched
+    client = MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
+    parent, _ = _runs(client, "four")
+    trials = json.loads(Path(client.download_artifacts(parent.info.run_id, "pareto/trials.json",
+                                                       str(root / "dl2"))).read_text())
+    from search.front import Outcome, pareto_front
+
+    front = pareto_front([Outcome(**o) for o in trials["outcomes"]])
+    assert front and not any(dominates(a, b) for a in front for b in front)
+    (db,) = (root / "optuna").glob("*.db")
+    study = optuna.load_study(study_name="demo-defects", storage=f"sqlite:///{db}")
+    assert len(study.trials) == 4 and all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+    assert sorted((o.accuracy, o.speed) for o in front) == sorted(tuple(t.values) for t in study.best_trials)
+    expected = compute_hypervolume(-np.array([t.values for t in study.best_trials]), np.zeros(2))
+    assert np.isclose(parent.data.metrics["hypervolume"], expected)
+
+
+def test_pareto_cli_and_export_load_back_and_predict(searched: tuple[Path, str, float], small_demo_root: Path,
+                                                     tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    root, _, _ = searched
+    assert pareto.main(["--storage", str(root)]) == 0
+    printed = capsys.readouterr().out
+    assert "worldtune/four" in printed and "hypervolume" in printed and "comparison" in printed
+    assert export.main(["--storage", str(root), "--space", "four", "--out", str(tmp_path)]) == 0
+    (folder,) = tmp_path.iterdir()
+    assert {"config.py", "model.pth", "class_texts.json", "metrics.json", "README.md"} <= {p.name for p in folder.iterdir()}
+    # what a user does, in a fresh interpreter that never imports the search package
+    check = (f"import sys; from trainables.exported import load_exported, predict\n"
+             f"for rep in ({(folder / 'reparameterized').is_dir()}, False):\n"
+             f"    model, cfg = load_exported({str(folder)!r}, reparameterized=rep)\n"
+             f"    out = predict(model, cfg, {str(next((small_demo_root / 'demo-defects/images/val').iterdir()))!r})\n"
+             f"    assert out['bboxes'].shape[1] == 4 and len(out['classes']) == len(out['scores'])\n"
+             f"assert not any(m == 'search' or m.startswith('search.') for m in sys.modules), 'search imported'\n"
+             f"print('predicted', len(out['scores']))")
+    done = subprocess.run([sys.executable, "-c", check], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          env=os.environ | {"PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "predicted" in done.stdout
+
+
+def _children(root: Path) -> list:
+    db = root / "mlflow.db"
+    if not db.is_file():
+        return []
+    client = MlflowClient(f"sqlite:///{db}")
+    experiment = client.get_experiment_by_name(EXPERIMENT_PREFIX + "resumable")
+    return [] if experiment is None else [
+        r for r in client.search_runs([experiment.experiment_id]) if TRIAL_TAG in r.data.tags]
+
+
+def test_resume_after_the_driver_is_killed_reruns_no_finished_trial(small_demo_root: Path, tiny_clip_path: Path,
+                                                                     tmp_path: Path) -> None:
+    space = write_space(tmp_path, "resumable", tiny_clip_path, trials=2, max_concurrent=1)
+    command = [sys.executable, str(ROOT / "search" / "run.py"), "--space", str(space)]
+    env = os.environ | {"WORLDTUNE_DATA_DIR": str(small_demo_root)}
+    driver = subprocess.Popen(command, cwd=tmp_path, env=env, start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    root = tmp_path / "runs"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and driver.poll() is None:  # kill once the second trial has started
+        children = _children(root)
+        if len(children) == 2 and any(c.data.tags.get(STATUS_TAG) == "finished" for c in children):
+            break
+        time.sleep(1)
+    assert driver.poll() is None, "the search ended before it could be interrupted"
+    os.killpg(driver.pid, signal.SIGKILL)  # the driver and the local Ray cluster it started
+    driver.wait(timeout=60)
+    (finished,) = [c for c in _children(root) if c.data.tags.get(STATUS_TAG) == "finished"]
+
+    resumed = subprocess.run(command + ["--resume"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                             timeout=400)
+    assert resumed.returncode == 0, resumed.stderr[-4000:]
+    assert "resuming" in resumed.stdout
+    children = _children(root)
+    assert len(children) == 2 and {c.data.tags[STATUS_TAG] for c in children} == {"finished"}
+    client = MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
+    history = client.get_metric_history(finished.info.run_id, "map")
+    assert [m.step for m in history] == [1, 2], "the finished trial did not run again"
+    (db,) = (root / "optuna").glob("*.db")
+    study = optuna.load_study(study_name="demo-defects", storage=f"sqlite:///{db}")
+    assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE] * 2, "no trial was asked twice"
