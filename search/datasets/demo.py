@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +18,7 @@ import numpy as np
 from PIL import Image
 
 from search.datasets import shapes
+from search.datasets.atomic import write_folder_atomically
 from trainables.dataset_files import DatasetFiles
 
 Painter = Callable[[shapes.Grid, np.random.Generator, float, float, np.ndarray],
@@ -217,23 +216,17 @@ def generate_demo_dataset(name: str, root: Path, *, seed: int = DEFAULT_SEED,
     """Write demo set `name` under `root/name` (atomically: a half-written set never shows)."""
     if name not in RECIPES:
         raise KeyError(f"unknown demo dataset {name!r}; choose one of {sorted(RECIPES)}")
-    recipe, target = RECIPES[name], Path(root).absolute() / name
-    root = target.parent
-    root.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=root))
-    try:
-        files = DatasetFiles.standard(name, staging)
+    recipe = RECIPES[name]
+
+    def write(folder: Path) -> None:
+        files = DatasetFiles.standard(name, folder)
         files.class_text_file.parent.mkdir(parents=True, exist_ok=True)
         files.class_text_file.write_text(json.dumps([[c] for c in recipe.classes]))
         for split, count in (sizes or SPLIT_SIZES).items():
             files.split(split).annotation_file.parent.mkdir(parents=True, exist_ok=True)
             _write_split(recipe, files, split, count, seed)
-        os.replace(staging, target)
-    except OSError:
-        if not target.exists():
-            raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)  # another process won the race, or we failed
+
+    target = write_folder_atomically(Path(root) / name, write)
     return DatasetFiles.standard(name, target)
 
 

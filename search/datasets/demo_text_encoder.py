@@ -8,13 +8,12 @@ load it exactly like ``openai/clip-vit-base-patch32``, through the same code pat
 """
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import CLIPTextConfig, CLIPTextModelWithProjection, PreTrainedTokenizerFast
+
+from search.datasets.atomic import write_folder_atomically
 
 BOS, EOS = "<|startoftext|>", "<|endoftext|>"
 WORDS = ["scratch", "dent", "rust", "crack", "hole", "stain", "nodule", "cyst", "mass",
@@ -69,16 +68,9 @@ def ensure_demo_text_encoder(root: Path) -> Path:
         return target
     import torch
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{DEMO_TEXT_ENCODER}-", dir=target.parent))
-    try:
+    def write(folder: Path) -> None:
         with torch.random.fork_rng():
             torch.manual_seed(0)
-            write_clip_text_model(staging)
-        os.replace(staging, target)
-    except OSError:
-        if not target.is_dir():
-            raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)  # another process won the race, or we failed
-    return target
+            write_clip_text_model(folder)
+
+    return write_folder_atomically(target, write)
