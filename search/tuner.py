@@ -23,6 +23,10 @@ from trainables.dataset_files import DatasetFiles
 from trainables.driver import make_trainable
 from trainables.params import TrialParams
 
+# Speed is measured once, after the last epoch: the per-epoch reports legitimately lack it (read
+# by Tune in this, the driver, process; for new and restored Tuners alike).
+os.environ["TUNE_DISABLE_STRICT_METRIC_CHECKING"] = "1"
+
 @dataclass(frozen=True)
 class ConfigBuilder:
     """(trial values, work dir) -> the trial's mmengine config; a plain object Tune can pickle."""
@@ -71,8 +75,6 @@ def make_tuner(plan: SearchPlan, study: StudyPlan, callbacks: list[tune.Callback
     """A fresh Tuner for this study (the Optuna study file is created or reopened)."""
     spec = plan.space.spec
     objectives = [spec.objectives.accuracy, spec.objectives.speed]
-    # Speed is measured once, after the last epoch: the per-epoch reports legitimately lack it.
-    os.environ["TUNE_DISABLE_STRICT_METRIC_CHECKING"] = "1"
     study.optuna_db.parent.mkdir(parents=True, exist_ok=True)
     searcher = OptunaSearch(space=study.space, metric=objectives, mode=["max", "max"],
                             sampler=make_sampler(spec.sampler), study_name=study.name,

@@ -28,12 +28,12 @@ FAST = dict(size="tiny", epochs=2, batch_size=8, image_size=160, close_mosaic_ep
             warmup_min_iters=2)
 
 
-def write_space(folder: Path, name: str, clip: Path, **budget: int) -> Path:
+def write_space(folder: Path, name: str, clip: Path, epochs: int = 2, **budget: int) -> Path:
     space = {"name": name, "datasets": ["demo-defects"], "model": {"text_encoder": str(clip)},
              "parameters": {"lr": {"type": "float", "low": 1e-4, "high": 3e-3, "log": True},
                             "use_bn_head": {"type": "bool"},
                             "cls_loss": {"type": "choice", "values": ["bce", "focal"]}},
-             "fixed": FAST, "sampler": {"type": "tpe", "seed": 0}, "scheduler": {"type": "none"},
+             "fixed": FAST | {"epochs": epochs}, "sampler": {"type": "tpe", "seed": 0}, "scheduler": {"type": "none"},
              "budget": budget, "resources": {"workers": 1, "cpus_per_worker": 1},
              "storage": {"root": str(folder / "runs")}}
     file = folder / f"{name}.yaml"
@@ -124,33 +124,37 @@ def test_pareto_cli_and_export_load_back_and_predict(searched: tuple[Path, str, 
 
 
 def _children(root: Path) -> list:
-    db = root / "mlflow.db"
-    if not db.is_file():
+    """The trial runs so far; polled only once the study is open (the driver creates the store
+    first, and a second process creating it at the same time would race its schema migration)."""
+    if not list(root.glob("optuna/*.db")):
         return []
-    client = MlflowClient(f"sqlite:///{db}")
+    client = MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
     experiment = client.get_experiment_by_name(EXPERIMENT_PREFIX + "resumable")
-    return [] if experiment is None else [
-        r for r in client.search_runs([experiment.experiment_id]) if TRIAL_TAG in r.data.tags]
+    return [r for r in client.search_runs([experiment.experiment_id]) if TRIAL_TAG in r.data.tags]
 
 
 def test_resume_after_the_driver_is_killed_reruns_no_finished_trial(small_demo_root: Path, tiny_clip_path: Path,
                                                                      tmp_path: Path) -> None:
-    space = write_space(tmp_path, "resumable", tiny_clip_path, trials=2, max_concurrent=1)
+    space = write_space(tmp_path, "resumable", tiny_clip_path, epochs=3, trials=2, max_concurrent=1)
     command = [sys.executable, str(ROOT / "search" / "run.py"), "--space", str(space)]
     env = os.environ | {"WORLDTUNE_DATA_DIR": str(small_demo_root)}
     driver = subprocess.Popen(command, cwd=tmp_path, env=env, start_new_session=True,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     root = tmp_path / "runs"
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and driver.poll() is None:  # kill once the second trial has started
-        children = _children(root)
-        if len(children) == 2 and any(c.data.tags.get(STATUS_TAG) == "finished" for c in children):
-            break
-        time.sleep(1)
-    assert driver.poll() is None, "the search ended before it could be interrupted"
-    os.killpg(driver.pid, signal.SIGKILL)  # the driver and the local Ray cluster it started
-    driver.wait(timeout=60)
-    (finished,) = [c for c in _children(root) if c.data.tags.get(STATUS_TAG) == "finished"]
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and driver.poll() is None:  # kill after trial 2's 1st epoch
+            children = _children(root)
+            done = [c for c in children if c.data.tags[STATUS_TAG] == "finished"]
+            if len(children) == 2 and len(done) == 1 and all("map" in c.data.metrics for c in children):
+                break
+            time.sleep(0.5)
+        assert driver.poll() is None, "the search ended before it could be interrupted"
+    finally:
+        os.killpg(driver.pid, signal.SIGKILL)  # the driver and the local Ray cluster it started
+        driver.wait(timeout=60)
+    (finished,) = done
+    (interrupted,) = [c for c in children if c is not finished]
 
     resumed = subprocess.run(command + ["--resume"], cwd=tmp_path, env=env, capture_output=True, text=True,
                              timeout=400)
@@ -160,7 +164,9 @@ def test_resume_after_the_driver_is_killed_reruns_no_finished_trial(small_demo_r
     assert len(children) == 2 and {c.data.tags[STATUS_TAG] for c in children} == {"finished"}
     client = MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
     history = client.get_metric_history(finished.info.run_id, "map")
-    assert [m.step for m in history] == [1, 2], "the finished trial did not run again"
+    assert [m.step for m in history] == [1, 2, 3], "the finished trial did not run again"
+    history = client.get_metric_history(interrupted.info.run_id, "map")
+    assert [m.step for m in history] == [1, 2, 3], "the interrupted trial went on from its last checkpoint"
     (db,) = (root / "optuna").glob("*.db")
     study = optuna.load_study(study_name="demo-defects", storage=f"sqlite:///{db}")
     assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE] * 2, "no trial was asked twice"
