@@ -94,3 +94,14 @@ def test_invalid_values_are_reported() -> None:
         build_model(cfg)
     with pytest.raises(ValueError, match="unknown size 'xl'"):
         model_config("xl")
+
+
+def test_sync_bn_configs_build_as_bn_on_cpu() -> None:
+    cfg = model_config("tiny", num_classes=3, with_text_model=False, with_data_preprocessor=False)
+    for part in (cfg["backbone"]["image_model"], cfg["neck"], cfg["bbox_head"]["head_module"]):
+        part["norm_cfg"] = dict(type="SyncBN", momentum=0.03, eps=0.001)
+    model = build_model(cfg, sync_bn_to_bn=True)
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    assert norms and not any(isinstance(m, torch.nn.SyncBatchNorm) for m in norms)
+    assert any(isinstance(m, torch.nn.SyncBatchNorm)
+               for m in build_model(cfg, sync_bn_to_bn=False).modules())

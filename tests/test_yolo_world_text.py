@@ -43,15 +43,16 @@ def test_clip_backbone_matches_transformers_directly(tiny_clip_path: Path) -> No
 def test_cache_encodes_each_distinct_text_once_with_identical_results(
         tiny_clip_path: Path) -> None:
     frozen = HuggingCLIPLanguageBackbone(str(tiny_clip_path), frozen_modules=["all"]).train()
-    plain = HuggingCLIPLanguageBackbone(str(tiny_clip_path)).eval()
-    calls = count_calls(frozen.model)
+    plain = HuggingCLIPLanguageBackbone(str(tiny_clip_path), frozen_modules=["all"],
+                                        use_cache=False)
+    calls, plain_calls = count_calls(frozen.model), count_calls(plain.model)
     for batch in BATCHES:
-        with torch.no_grad():
-            torch.testing.assert_close(frozen(batch), plain(batch), rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(frozen(batch), plain(batch), rtol=1e-5, atol=1e-6)
     distinct = {t for batch in BATCHES for texts in batch for t in texts}
     assert frozen.uses_cache and not plain.uses_cache
     assert frozen.cache.encoded == len(distinct) == len(frozen.cache)
     assert len(calls) == 2  # batch 1 (5 texts), batch 2 (2 new ones), batch 3 all cached
+    assert len(plain_calls) == 3 and len(plain.cache) == 0
     assert not frozen.model.training  # frozen: stays in eval mode under .train()
 
 

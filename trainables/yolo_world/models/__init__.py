@@ -21,15 +21,14 @@ from .text_encoders import (HuggingCLIPLanguageBackbone, PrecomputedLanguageBack
                             export_text_embeddings)
 
 __all__ = [
-    "CheckpointMismatchError", "LoadReport", "ModelConfigError", "SIZES", "STRATEGIES",
-    "bce_loss_cls", "build_model", "check_model_config", "class_embeddings", "finetune_config",
-    "focal_loss_cls", "load_checkpoint", "model_config", "prompt_tuning_config",
-    "read_checkpoint", "reparameterize_detector", "reparameterize_state_dict",
-    "reparameterized_config",
-    "BNContrastiveHead", "ContrastiveHead", "HuggingCLIPLanguageBackbone",
-    "MaxSigmoidAttnBlock", "MaxSigmoidCSPLayerWithTwoConv", "MultiModalYOLOBackbone",
-    "PrecomputedLanguageBackbone", "RepBNContrastiveHead", "RepConvMaxSigmoidAttnBlock",
-    "RepConvMaxSigmoidCSPLayerWithTwoConv", "RepYOLOWorldHeadModule", "SimpleYOLOWorldDetector",
-    "SoftTargetFocalLoss", "TextEmbeddingCache", "YOLOWorldDetector", "YOLOWorldHead",
-    "YOLOWorldHeadModule", "YOLOWorldPAFPN", "export_text_embeddings",
+    "bce_loss_cls", "BNContrastiveHead", "build_model", "check_model_config",
+    "CheckpointMismatchError", "class_embeddings", "ContrastiveHead", "export_text_embeddings",
+    "finetune_config", "focal_loss_cls", "HuggingCLIPLanguageBackbone", "load_checkpoint",
+    "LoadReport", "MaxSigmoidAttnBlock", "MaxSigmoidCSPLayerWithTwoConv", "model_config",
+    "ModelConfigError", "MultiModalYOLOBackbone", "PrecomputedLanguageBackbone",
+    "prompt_tuning_config", "read_checkpoint", "reparameterize_detector",
+    "reparameterize_state_dict", "reparameterized_config", "RepBNContrastiveHead",
+    "RepConvMaxSigmoidAttnBlock", "RepConvMaxSigmoidCSPLayerWithTwoConv", "RepYOLOWorldHeadModule",
+    "SimpleYOLOWorldDetector", "SIZES", "SoftTargetFocalLoss", "STRATEGIES", "TextEmbeddingCache",
+    "YOLOWorldDetector", "YOLOWorldHead", "YOLOWorldHeadModule", "YOLOWorldPAFPN",
 ]

@@ -39,18 +39,20 @@ class HuggingCLIPLanguageBackbone(BaseModule):
     """transformers CLIPTextModelWithProjection (in ``model``) plus its tokenizer.
 
     ``model_name`` is a local folder or a hub id that is already in the local cache.
-    ``frozen_modules=['all']`` freezes the whole tower; it then also turns on the
-    per-text embedding cache (exact, see text_cache.py). ``training_use_cache``
-    keeps the official meaning: reuse cached features in training even when the
-    tower is not frozen.
+    ``frozen_modules=['all']`` freezes the whole tower; it then also reuses cached
+    embeddings per distinct text (exact, see text_cache.py) unless ``use_cache=False``
+    (worldtune's switch; False runs the tower on every batch as the official code
+    does). ``training_use_cache`` keeps the official meaning: reuse cached features
+    in training even when the tower is not frozen.
     """
 
     def __init__(self, model_name: str, frozen_modules: Sequence[str] = (),
                  dropout: float = 0.0, training_use_cache: bool = False,
-                 init_cfg: dict | None = None) -> None:
+                 init_cfg: dict | None = None, use_cache: bool = True) -> None:
         super().__init__(init_cfg=init_cfg)
         self.frozen_modules = tuple(frozen_modules)
         self.training_use_cache = training_use_cache
+        self.use_cache = use_cache
         self.tokenizer = AutoTokenizer.from_pretrained(model_name)
         config = CLIPTextConfig.from_pretrained(model_name, attention_dropout=dropout)
         self.model = CLIPTextModelWithProjection.from_pretrained(model_name, config=config)
@@ -62,7 +64,8 @@ class HuggingCLIPLanguageBackbone(BaseModule):
     @property
     def uses_cache(self) -> bool:
         """Whether forward reuses cached embeddings (exact only for a frozen tower)."""
-        return "all" in self.frozen_modules or (self.training and self.training_use_cache)
+        frozen = "all" in self.frozen_modules
+        return (self.use_cache and frozen) or (self.training and self.training_use_cache)
 
     def _freeze_modules(self) -> None:
         if "all" in self.frozen_modules:

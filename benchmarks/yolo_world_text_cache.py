@@ -1,0 +1,79 @@
+"""Training-step time of a tiny YOLO-World with and without the text-embedding cache.
+
+The official code runs the frozen CLIP text tower on every step for B images x N
+class texts; worldtune encodes each distinct text once (exact). This times full
+training steps (forward, loss, backward, optimizer) both ways on the same batch:
+
+    .venv/bin/python benchmarks/yolo_world_text_cache.py [--clip PATH] [--texts 6 80]
+
+Without --clip it builds a CLIP-base-sized text tower (width 512, 12 layers, random
+weights) in a temporary folder, which costs the same time as the real one.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from search.datasets.demo_text_encoder import write_clip_text_model  # noqa: E402
+from trainables.yolo_world.models import build_model, model_config  # noqa: E402
+
+VOCABULARY = [f"class {i}" for i in range(200)]
+
+
+def step_time(clip: str, texts_per_image: int, use_cache: bool, batch_size: int, size: int,
+              steps: int) -> float:
+    """Mean seconds per training step after two warm-up steps."""
+    cfg = model_config("tiny", num_classes=texts_per_image, text_model_name=clip,
+                       text_channels=512, with_data_preprocessor=False)
+    cfg["backbone"]["text_model"]["use_cache"] = use_cache
+    torch.manual_seed(0)
+    model = build_model(cfg).train()
+    optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+    images = torch.rand(batch_size, 3, size, size)
+    boxes = torch.tensor([[i, i % texts_per_image, 10.0, 10, 60, 60] for i in range(batch_size)])
+    batch = {"bboxes_labels": boxes, "img_metas": [dict(batch_input_shape=(size, size))] * batch_size,
+             "texts": [VOCABULARY[:texts_per_image]] * batch_size}
+    for step in range(steps + 2):
+        if step == 2:
+            start = time.perf_counter()
+        loss = sum(model.loss(images, batch).values())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return (time.perf_counter() - start) / steps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clip", help="CLIP text model folder or cached hub id")
+    parser.add_argument("--texts", type=int, nargs="+", default=[6, 80])
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--size", type=int, default=160)
+    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        clip = args.clip or str(write_clip_text_model(
+            Path(tmp), hidden_size=512, num_layers=12, num_heads=8, intermediate_size=2048,
+            projection_dim=512, vocab_size=49408))
+        print(f"batch {args.batch_size} x {args.size} px, {args.threads} threads, "
+              f"{args.steps} timed steps, text tower {args.clip or 'CLIP-base-sized (random)'}")
+        for n in args.texts:
+            plain = step_time(clip, n, False, args.batch_size, args.size, args.steps)
+            cached = step_time(clip, n, True, args.batch_size, args.size, args.steps)
+            print(f"{n:3d} texts/image: {plain:.3f} s/step without cache, {cached:.3f} s/step "
+                  f"with cache, {plain / cached:.1f}x faster")
+
+
+if __name__ == "__main__":
+    main()
