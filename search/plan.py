@@ -18,7 +18,7 @@ from search.datasets import DEMO_DATASETS, DatasetFiles, default_data_root
 from search.datasets.demo_text_encoder import ensure_demo_text_encoder
 from search.distributions import SearchSpace
 from search.errors import SpaceError
-from search.schema import DatasetSpec
+from search.schema import DatasetSpec, ParamSpec
 from search.space import Space
 from trainables.dataset_files import Split
 from trainables.driver import TrialResources
@@ -178,6 +178,19 @@ def make_plan(space: Space, cluster: Cluster, search_id: str) -> SearchPlan:
                       max_concurrent=concurrent, mlflow_uri=mlflow_uri, mlflow_artifacts=artifacts, notes=notes)
 
 
+def _format(param: ParamSpec) -> str:
+    """`choice [...]`, `int [1, 4]` (inclusive), `float [0.0001, 0.002] log`, `... when {...}`."""
+    if param.type == "choice":
+        text = f"choice {param.values}"
+    elif param.type == "bool":
+        text = "bool"
+    else:
+        cast = int if param.type == "int" else float
+        text = f"{param.type} [{cast(param.low)}, {cast(param.high)}]" + (" log" if param.log else "") \
+            + (f" step {param.step:g}" if param.step else "")
+    return text + (f" when {param.when}" if param.when else "")
+
+
 def describe(plan: SearchPlan) -> str:
     """The plan as `--dry-run` prints it and the run log starts with it."""
     spec, res = plan.space.spec, plan.resources
@@ -190,11 +203,7 @@ def describe(plan: SearchPlan) -> str:
         f"  per trial: {res.workers} worker(s) x ({res.cpus_per_worker:g} CPU, {res.gpus_per_worker:g} GPU)",
         f"  objectives: {spec.objectives.accuracy} up, {spec.objectives.speed} up; sampler "
         f"{spec.sampler.type} (seed {spec.sampler.seed}); scheduler {spec.scheduler.type}",
-        "  searched:" + "".join(f"\n    {name}: {p.type} " + (f"{p.values}" if p.type == "choice" else
-                                                               f"[{p.low}, {p.high}]" + (" log" if p.log else "")
-                                                               if p.type != "bool" else "")
-                                + (f" when {p.when}" if p.when else "")
-                                for name, p in study.space.parameters.items()),
+        "  searched:" + "".join(f"\n    {name}: {_format(p)}" for name, p in study.space.parameters.items()),
         f"  fixed: {study.space.fixed}",
         f"  results: {plan.root} (MLflow {plan.mlflow_uri})",
     ]

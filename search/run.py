@@ -18,8 +18,8 @@ if __package__ in (None, ""):  # run as a script: import the project, not search
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from search.datasets import DEMO_DATASETS, ensure_demo_dataset, ensure_valid  # noqa: E402
-from search.errors import SpaceError, WorldtuneError  # noqa: E402
-from search.plan import Cluster, SearchPlan, describe, make_plan  # noqa: E402
+from search.errors import SpaceError, WorldtuneError, did_you_mean  # noqa: E402
+from search.plan import Cluster, dataset_files, describe, make_plan  # noqa: E402
 from search.space import Space, load_space  # noqa: E402
 
 FLAG_KEYS = {"trials": "budget.trials", "max_concurrent": "budget.max_concurrent",
@@ -51,13 +51,16 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _overrides(args: argparse.Namespace) -> dict[str, object]:
+def _load(args: argparse.Namespace) -> Space:
+    """The space with the flags applied; --gpus-per-trial is split over the trial's workers."""
     overrides = {key: getattr(args, flag) for flag, key in FLAG_KEYS.items() if getattr(args, flag) is not None}
-    if args.gpus_per_trial is not None:
-        overrides["resources.gpus_per_worker"] = args.gpus_per_trial / (args.workers or 1)
     if args.dataset:
         overrides["datasets"] = args.dataset
-    return overrides
+    space = load_space(args.space, overrides)
+    if args.gpus_per_trial is None:
+        return space
+    workers = space.spec.resources.workers
+    return load_space(args.space, overrides | {"resources.gpus_per_worker": args.gpus_per_trial / workers})
 
 
 def _search_id(space: Space, resume: str | None) -> str:
@@ -73,21 +76,27 @@ def _search_id(space: Space, resume: str | None) -> str:
     return found[-1]
 
 
-def _check_datasets(plan: SearchPlan) -> None:
-    """Generate missing demo sets and check every dataset: nothing trains on broken data."""
-    for study in plan.studies:
-        if study.name in DEMO_DATASETS:
-            ensure_demo_dataset(study.name, study.dataset.root.parent)
-        ensure_valid(study.dataset)
-        print(f"[worldtune] dataset {study.name!r}: {study.dataset.root} checked, no problems", flush=True)
+def _check_datasets(space: Space) -> None:
+    """Generate missing demo sets and check every dataset before Ray starts: nothing trains on
+    broken data."""
+    for index, entry in enumerate(space.spec.datasets):
+        files = dataset_files(entry)
+        if isinstance(entry, str) and entry in DEMO_DATASETS:
+            ensure_demo_dataset(entry, files.root.parent)
+        elif isinstance(entry, str) and not files.root.is_dir():
+            raise SpaceError(space.file, f"datasets[{index}]", f"{entry!r} is neither a demo set nor a folder"
+                             + did_you_mean(entry, sorted(DEMO_DATASETS)))
+        ensure_valid(files)
+        print(f"[worldtune] dataset {files.name!r}: {files.root} checked, no problems", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
     connection = None
     try:
-        space = load_space(args.space, _overrides(args))
+        space = _load(args)
         search_id = _search_id(space, args.resume)
+        _check_datasets(space)
         if args.dry_run and not (args.address or os.environ.get("RAY_ADDRESS")):
             cluster = Cluster.this_machine()
         else:
@@ -99,7 +108,6 @@ def main(argv: list[str] | None = None) -> int:
                   f"{connection.dashboard_url or '(not available)'}", flush=True)
         plan = make_plan(space, cluster, search_id)
         print("[worldtune] plan:\n" + describe(plan), flush=True)
-        _check_datasets(plan)
         if args.dry_run:
             return 0
         from search.study import run_study

@@ -91,15 +91,15 @@ def format_closing(plan: SearchPlan, reports: Sequence[StudyReport], dashboard_u
                   f"  files: Tune {study.experiment_dir}, checkpoints {study.train_storage}, "
                   f"Optuna sqlite:///{study.optuna_db}"]
     uri = plan.mlflow_uri
+    where = f"--mlflow-uri {uri}" if spec.storage.mlflow_uri else f"--storage {plan.root}"
     parts += [
         "",
         f"MLflow: experiment {plan.experiment_name!r} in {uri} (parent run per dataset, child run per trial, "
         "pareto/ artifacts on each parent). Open the UI with",
         f"  .venv/bin/mlflow ui --backend-store-uri {uri}    # then http://127.0.0.1:5000",
-        "Compare fronts:  .venv/bin/python search/pareto.py" + (f" --mlflow-uri {uri}" if spec.storage.mlflow_uri
-                                                               else f" --storage {plan.root}"),
-        "Export the recommended model:  .venv/bin/python search/export.py --space " + str(plan.space.file)
-        + f" --dataset {plan.studies[0].name} --out exported/",
+        f"Compare fronts:  .venv/bin/python search/pareto.py {where}",
+        f"Export the recommended model:  .venv/bin/python search/export.py {where} --space {plan.space.name} "
+        f"--dataset {plan.studies[0].name} --out exported/",
         f"Ray dashboard: {dashboard_url or 'n/a'}"
         + (" (a local cluster stops with the run; on a cluster it stays up)" if dashboard_url else ""),
     ]
