@@ -129,6 +129,9 @@ def _resolved_values(space: Space, on_cpu: bool, notes: list[str]) -> tuple[dict
         notes.append(f"trials get no GPU: cpu_fallback sets {spec.cpu_fallback}"
                      + (f" (no longer searched: {dropped})" if dropped else ""))
     fixed["text_encoder"] = resolve_text_encoder(fixed["text_encoder"], space.file, "model.text_encoder")
+    if spec.model.text_encoder in SPECIAL_TEXT_ENCODERS and fixed["text_encoder"] != CLIP_BASE:
+        notes.append(f"text encoder: the demo encoder (random weights, for offline demos: {CLIP_BASE} is not in "
+                     f"the local Hugging Face cache); set model.text_encoder for real runs")
     encoder = parameters.get("text_encoder")
     if encoder and encoder.values:
         values = [resolve_text_encoder(v, space.file, "parameters.text_encoder") for v in encoder.values]

@@ -59,12 +59,12 @@ def client_for(args: argparse.Namespace) -> MlflowClient:
 
 
 def _read_trials(client: MlflowClient, run_id: str) -> dict[str, Any] | None:
+    """The study's trials.json, or None while the study has not finished."""
+    path = f"{ARTIFACT_DIR}/{TRIALS_FILE}"
+    if path not in {a.path for a in client.list_artifacts(run_id, ARTIFACT_DIR)}:
+        return None
     with tempfile.TemporaryDirectory() as tmp:
-        try:
-            path = client.download_artifacts(run_id, f"{ARTIFACT_DIR}/{TRIALS_FILE}", tmp)
-        except Exception:  # noqa: BLE001  (MLflow raises several types for a missing artifact)
-            return None  # a study that has not finished yet
-        return json.loads(Path(path).read_text())
+        return json.loads(Path(client.download_artifacts(run_id, path, tmp)).read_text())
 
 
 def load_studies(client: MlflowClient, args: argparse.Namespace) -> list[StoredStudy]:
