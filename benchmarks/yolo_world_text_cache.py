@@ -2,7 +2,8 @@
 
 The official code runs the frozen CLIP text tower on every step for B images x N
 class texts; worldtune encodes each distinct text once (exact). This times full
-training steps (forward, loss, backward, optimizer) both ways on the same batch:
+training steps (forward, loss, backward, optimizer) both ways on the same batch,
+alternating between the two models so that other load on the machine hits both:
 
     .venv/bin/python benchmarks/yolo_world_text_cache.py [--clip PATH] [--texts 6 80]
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -29,27 +31,42 @@ from trainables.yolo_world.models import build_model, model_config  # noqa: E402
 VOCABULARY = [f"class {i}" for i in range(200)]
 
 
-def step_time(clip: str, texts_per_image: int, use_cache: bool, batch_size: int, size: int,
-              steps: int) -> float:
-    """Mean seconds per training step after two warm-up steps."""
-    cfg = model_config("tiny", num_classes=texts_per_image, text_model_name=clip,
-                       text_channels=512, with_data_preprocessor=False)
-    cfg["backbone"]["text_model"]["use_cache"] = use_cache
-    torch.manual_seed(0)
-    model = build_model(cfg).train()
-    optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=1e-3)
-    images = torch.rand(batch_size, 3, size, size)
-    boxes = torch.tensor([[i, i % texts_per_image, 10.0, 10, 60, 60] for i in range(batch_size)])
-    batch = {"bboxes_labels": boxes, "img_metas": [dict(batch_input_shape=(size, size))] * batch_size,
-             "texts": [VOCABULARY[:texts_per_image]] * batch_size}
-    for step in range(steps + 2):
-        if step == 2:
-            start = time.perf_counter()
-        loss = sum(model.loss(images, batch).values())
-        optimizer.zero_grad()
+class Trainer:
+    """A tiny YOLO-World and one fixed batch; ``step()`` times one training step."""
+
+    def __init__(self, clip: str, texts_per_image: int, use_cache: bool, batch_size: int,
+                 size: int) -> None:
+        cfg = model_config("tiny", num_classes=texts_per_image, text_model_name=clip,
+                           text_channels=512, with_data_preprocessor=False)
+        cfg["backbone"]["text_model"]["use_cache"] = use_cache
+        torch.manual_seed(0)
+        self.model = build_model(cfg).train()
+        self.optimizer = torch.optim.SGD(
+            [p for p in self.model.parameters() if p.requires_grad], lr=1e-3)
+        self.images = torch.rand(batch_size, 3, size, size)
+        boxes = [[i, i % texts_per_image, 10.0, 10, 60, 60] for i in range(batch_size)]
+        self.batch = {"bboxes_labels": torch.tensor(boxes),
+                      "img_metas": [dict(batch_input_shape=(size, size))] * batch_size,
+                      "texts": [VOCABULARY[:texts_per_image]] * batch_size}
+
+    def step(self) -> float:
+        start = time.perf_counter()
+        loss = sum(self.model.loss(self.images, self.batch).values())
+        self.optimizer.zero_grad()
         loss.backward()
-        optimizer.step()
-    return (time.perf_counter() - start) / steps
+        self.optimizer.step()
+        return time.perf_counter() - start
+
+
+def compare(clip: str, texts_per_image: int, batch_size: int, size: int,
+            steps: int) -> tuple[float, float]:
+    """Median s/step without and with the cache, steps interleaved so load drift hits both."""
+    plain, cached = (Trainer(clip, texts_per_image, use_cache, batch_size, size)
+                     for use_cache in (False, True))
+    for trainer in (plain, cached):  # warm-up; fills the cache
+        trainer.step()
+    times = [(plain.step(), cached.step()) for _ in range(steps)]
+    return (statistics.median(t[0] for t in times), statistics.median(t[1] for t in times))
 
 
 def main() -> None:
@@ -67,10 +84,9 @@ def main() -> None:
             Path(tmp), hidden_size=512, num_layers=12, num_heads=8, intermediate_size=2048,
             projection_dim=512, vocab_size=49408))
         print(f"batch {args.batch_size} x {args.size} px, {args.threads} threads, "
-              f"{args.steps} timed steps, text tower {args.clip or 'CLIP-base-sized (random)'}")
+              f"median of {args.steps} steps, text tower {args.clip or 'CLIP-base-sized (random)'}")
         for n in args.texts:
-            plain = step_time(clip, n, False, args.batch_size, args.size, args.steps)
-            cached = step_time(clip, n, True, args.batch_size, args.size, args.steps)
+            plain, cached = compare(clip, n, args.batch_size, args.size, args.steps)
             print(f"{n:3d} texts/image: {plain:.3f} s/step without cache, {cached:.3f} s/step "
                   f"with cache, {plain / cached:.1f}x faster")
 

@@ -2,6 +2,7 @@
 embeddings, and a detector that encodes its class texts (local tiny CLIP, offline)."""
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -57,13 +58,16 @@ def test_cache_encodes_each_distinct_text_once_with_identical_results(
 
 
 def test_cache_is_cleared_when_weights_are_loaded(tiny_clip_path: Path) -> None:
-    backbone = HuggingCLIPLanguageBackbone(str(tiny_clip_path), frozen_modules=["all"])
+    original = HuggingCLIPLanguageBackbone(str(tiny_clip_path), frozen_modules=["all"])
+    original(BATCHES[0])
+    backbone = copy.deepcopy(original)  # as mmengine's EMA wrapper copies the model
     before = backbone(BATCHES[0])
     state = backbone.state_dict()
     state["model.text_projection.weight"] = torch.randn_like(state["model.text_projection.weight"])
     backbone.load_state_dict(state)
     after = backbone(BATCHES[0])
     assert not torch.allclose(before, after, atol=1e-3)
+    assert len(original.cache) == 5  # only the copy's cache was cleared
     flat = [t for texts in BATCHES[0] for t in texts]
     torch.testing.assert_close(after, backbone.encode(flat).reshape(2, 3, -1))
 

@@ -57,8 +57,9 @@ class HuggingCLIPLanguageBackbone(BaseModule):
         config = CLIPTextConfig.from_pretrained(model_name, attention_dropout=dropout)
         self.model = CLIPTextModelWithProjection.from_pretrained(model_name, config=config)
         self.cache = TextEmbeddingCache()
-        # New weights (a checkpoint) make cached embeddings stale.
-        self._register_load_state_dict_pre_hook(lambda *args, **kwargs: self.cache.clear())
+        # New weights (a checkpoint) make cached embeddings stale. The hook gets the module
+        # as an argument, so a deep copy (mmengine's EMA model) clears its own cache.
+        self.register_load_state_dict_pre_hook(lambda module, *args: module.cache.clear())
         self._freeze_modules()
 
     @property
