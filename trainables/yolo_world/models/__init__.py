@@ -14,8 +14,7 @@ from .losses import SoftTargetFocalLoss
 from .neck import YOLOWorldPAFPN
 from .reparameterize import class_embeddings, reparameterize_detector, reparameterize_state_dict
 from .sizes import SIZES, bce_loss_cls, focal_loss_cls, model_config
-from .strategies import (STRATEGIES, finetune_config, prompt_tuning_config,
-                         reparameterized_config)
+from .strategies import finetune_config, prompt_tuning_config, reparameterized_config
 from .text_cache import TextEmbeddingCache
 from .text_encoders import (HuggingCLIPLanguageBackbone, PrecomputedLanguageBackbone,
                             export_text_embeddings)
@@ -29,6 +28,6 @@ __all__ = [
     "prompt_tuning_config", "read_checkpoint", "reparameterize_detector",
     "reparameterize_state_dict", "reparameterized_config", "RepBNContrastiveHead",
     "RepConvMaxSigmoidAttnBlock", "RepConvMaxSigmoidCSPLayerWithTwoConv", "RepYOLOWorldHeadModule",
-    "SimpleYOLOWorldDetector", "SIZES", "SoftTargetFocalLoss", "STRATEGIES", "TextEmbeddingCache",
+    "SimpleYOLOWorldDetector", "SIZES", "SoftTargetFocalLoss", "TextEmbeddingCache",
     "YOLOWorldDetector", "YOLOWorldHead", "YOLOWorldHeadModule", "YOLOWorldPAFPN",
 ]

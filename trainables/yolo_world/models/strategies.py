@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-STRATEGIES = ("finetune", "prompt_tuning", "reparameterized", "zero_shot")
 _PLAIN_PREPROCESSOR = "YOLOv5DetDataPreprocessor"
 
 
