@@ -113,6 +113,9 @@ def main(argv: list[str] | None = None) -> int:
         from search.study import run_study
         from search.summary import format_closing
 
+        if args.resume is None:
+            print(f"[worldtune] if this search is interrupted, continue it with: python search/run.py "
+                  f"{' '.join(sys.argv[1:] if argv is None else argv)} --resume {search_id}", flush=True)
         reports = [run_study(plan, study, resume=args.resume is not None) for study in plan.studies]
         print(format_closing(plan, reports, connection.dashboard_url if connection else None), flush=True)
     except WorldtuneError as error:
