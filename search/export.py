@@ -38,7 +38,8 @@ Trial {trial} of search {search} (dataset {dataset}): {accuracy} {acc:.4f}, {spe
     print(predict(model, cfg, "image.jpg"))   # bboxes (xyxy pixels), scores, labels, classes
 
 Files: config.py (the resolved training config: fine-tune further with mmengine's Runner),
-model.pth (weights), class_texts.json, metrics.json{rep_line}
+model.pth (weights), class_texts.json, metrics.json, work_dir/ (files the config names, e.g.
+class embeddings){rep_line}
 """
 
 
