@@ -24,8 +24,8 @@ def small_demo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_clip_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small local CLIP text tower + tokenizer folder (32 wide); nothing is downloaded."""
+    """A small local CLIP text tower + tokenizer folder (32 wide, seeded); nothing is downloaded."""
     os.environ["HF_HUB_OFFLINE"] = "1"
-    from search.datasets.demo_text_encoder import write_clip_text_model
+    from search.datasets.demo_text_encoder import ensure_demo_text_encoder
 
-    return write_clip_text_model(tmp_path_factory.mktemp("tiny_clip"))
+    return ensure_demo_text_encoder(tmp_path_factory.mktemp("tiny_clip"))

@@ -113,13 +113,14 @@ def test_prompt_embeddings_start_from_the_file(tiny_clip_path: Path, tmp_path: P
 
 
 def assert_same_detections(plain: list[DetDataSample], rep: list[DetDataSample]) -> None:
+    """Same boxes, scores and labels; matched per detection, since float noise may swap
+    the order of near-equal scores."""
     for a, b in zip(plain, rep):
-        assert len(a.pred_instances) > 0
-        torch.testing.assert_close(a.pred_instances.bboxes, b.pred_instances.bboxes,
-                                   rtol=1e-4, atol=1e-3)
-        torch.testing.assert_close(a.pred_instances.scores, b.pred_instances.scores,
-                                   rtol=1e-4, atol=1e-5)
-        assert torch.equal(a.pred_instances.labels, b.pred_instances.labels)
+        a, b = a.pred_instances, b.pred_instances
+        assert len(a) == len(b) > 0
+        for box, score, label in zip(a.bboxes, a.scores, a.labels):
+            same = (b.labels == label) & ((b.bboxes - box).abs().amax(dim=1) < 1e-3)
+            assert torch.isclose(b.scores[same], score, rtol=1e-4, atol=1e-6).any(), (box, label)
 
 
 @pytest.mark.parametrize("variant", ["plain", "projected_embed_dims", "prompt_adapter"])
