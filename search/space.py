@@ -91,6 +91,7 @@ def _check_parameters(spec: SpaceSpec, file: Path | str) -> None:
             if name not in PARAMETER_NAMES:
                 raise SpaceError(file, f"{section}.{name}", "unknown trial parameter"
                                  + did_you_mean(name, PARAMETER_NAMES))
+    _check_values(file, "model", {MODEL_KEYS[k]: getattr(spec.model, k) for k in MODEL_KEYS})
     _check_values(file, "fixed", base)
     _check_values(file, "cpu_fallback", base | spec.cpu_fallback)
     seen: list[str] = []

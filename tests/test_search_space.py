@@ -97,6 +97,8 @@ BAD_SPACES = [
     (BASE + "parameters: {lr: {type: float, low: 1.0e-4, high: 1.0e-3}}\nfixed: {lr: 1.0e-3}\n", "parameters.lr",
      "both searched and in 'fixed'"),
     (BASE + "fixed: {epoch: 3}\n", "fixed.epoch", "did you mean 'epochs'"),
+    (BASE + "model: {size: xl}\n", "model", "'size' = 'xl': must be one of"),
+    (BASE + "model: {checkpoint: no/such.pth}\n", "model", "no such checkpoint file"),
     (BASE + "cpu_fallback: {size: huge}\n", "cpu_fallback", "must be one of"),
     (BASE + "budget: {trials: many}\n", "budget.trials", "must be int"),
     (BASE + "budget: {trials: 0}\n", "budget", "'trials' and 'max_concurrent' must be >= 1"),
