@@ -58,14 +58,16 @@ def make_scheduler(spec: SchedulerSpec, accuracy: str, max_epochs: int) -> Trial
 
 
 def max_epochs(study: StudyPlan) -> int:
+    """ASHA's `max_t`: the most epochs (Tune iterations) any trial of the study runs."""
     searched = study.space.parameters.get("epochs")
     if searched is not None:
         return int(searched.high if searched.type == "int" else max(searched.values or [1]))
     return int(study.space.fixed.get("epochs", TrialParams().epochs))
 
 
-def _trainable(plan: SearchPlan, study: StudyPlan):
-    """Data-loading processes per Train worker: its CPUs beyond the one that trains."""
+def _trainable(plan: SearchPlan, study: StudyPlan) -> Any:
+    """The study's trial function; data-loading processes per worker: its CPUs beyond the one
+    that trains."""
     workers = max(int(plan.resources.cpus_per_worker) - 1, 0)
     return make_trainable(ConfigBuilder(study.dataset, workers), plan.resources, study.train_storage)
 

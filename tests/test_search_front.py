@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import numpy as np
 import optuna
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from optuna._hypervolume import compute_hypervolume
 
 from search.front import Outcome, hypervolume, pareto_front, recommend
+from search.tracking import outcome
 
 POINTS = st.lists(st.tuples(st.sampled_from([0.0, 0.1, 0.25, 0.3, 0.5, 0.51]),
                             st.sampled_from([5.0, 12.5, 30.0, 31.0, 80.0])), min_size=1, max_size=12)
@@ -47,3 +49,16 @@ def test_recommendation_follows_the_constraints() -> None:
     assert recommend(outcomes, min_speed=30, max_params_m=5).outcome is None, "t2 has no parameter count"
     nothing = recommend(outcomes, min_speed=100)
     assert nothing.outcome is None and "fastest, t2, reaches 90.0" in nothing.reason
+
+
+@pytest.mark.parametrize("result, errored, status", [
+    ({"map": 0.3, "fps": 40.0, "finished_budget": True}, False, "finished"),
+    ({"map": 0.3, "finished_budget": False, "epoch": 2}, False, "stopped_early"),   # ASHA stopped it
+    ({"status": "diverged", "error": "training loss became nan", "finished_budget": False}, False, "diverged"),
+    ({"map": 0.3, "finished_budget": False}, True, "error"),
+    ({}, True, "error"),
+])
+def test_a_trials_last_result_gives_its_status(result: dict, errored: bool, status: str) -> None:
+    found = outcome("t", {"lr": 1e-3}, result, errored=errored, accuracy="map", speed="fps")
+    assert found.status == status
+    assert found.on_budget == (status == "finished")
