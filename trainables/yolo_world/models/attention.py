@@ -79,8 +79,9 @@ class MaxSigmoidAttnBlock(_MaxSigmoidAttnBase):
         if self.use_einsum:
             logits = torch.einsum("bmchw,bnmc->bmhwn", embed, guide)
         else:
-            logits = torch.matmul(embed.permute(0, 1, 3, 4, 2).reshape(b, self.num_heads, h * w, -1),
-                                  guide.permute(0, 2, 3, 1)).reshape(b, self.num_heads, h, w, -1)
+            pixels = embed.permute(0, 1, 3, 4, 2).reshape(b, self.num_heads, h * w, -1)
+            logits = torch.matmul(pixels, guide.permute(0, 2, 3, 1))
+            logits = logits.reshape(b, self.num_heads, h, w, -1)
         max_logits = logits.max(dim=-1).values / self.head_channels**0.5
         return self.apply_attention(x, max_logits)
 

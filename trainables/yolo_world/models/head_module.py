@@ -44,7 +44,8 @@ class YOLOWorldHeadModule(YOLOv8HeadModule):
                          widen_factor=widen_factor, num_base_priors=num_base_priors,
                          featmap_strides=featmap_strides, reg_max=reg_max, norm_cfg=norm_cfg,
                          act_cfg=act_cfg, init_cfg=init_cfg)
-        if freeze_all:  # now, not only in train(): DDP must not wait for gradients of frozen weights
+        # Freeze now, not only in train(): DDP must not wait for gradients of frozen weights.
+        if freeze_all:
             freeze_keeping_mode(self)
 
     def _init_layers(self) -> None:

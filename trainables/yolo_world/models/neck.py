@@ -45,7 +45,8 @@ class YOLOWorldPAFPN(YOLOv8PAFPN):
                          deepen_factor=deepen_factor, widen_factor=widen_factor,
                          num_csp_blocks=num_csp_blocks, freeze_all=freeze_all,
                          norm_cfg=norm_cfg, act_cfg=act_cfg, init_cfg=init_cfg)
-        if freeze_all:  # now, not only in train(): DDP must not wait for gradients of frozen weights
+        # Freeze now, not only in train(): DDP must not wait for gradients of frozen weights.
+        if freeze_all:
             self._freeze_all()
 
     def build_top_down_layer(self, idx: int) -> nn.Module:
