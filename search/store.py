@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,6 @@ from search.schema import ObjectivesSpec, StorageSpec
 from search.summary import StudyReport
 from search.tracking import DATASET_TAG, SEARCH_TAG
 
-os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 EXPERIMENT_PREFIX = "worldtune/"
 
 

@@ -9,7 +9,6 @@ The tracking URI and artifact location are absolute: Tune changes each trial's w
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,6 @@ from ray import tune
 
 from search.front import Outcome
 
-os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 TRIAL_TAG, SEARCH_TAG, DATASET_TAG, STATUS_TAG = ("worldtune.trial_id", "worldtune.search_id",
                                                   "worldtune.dataset", "worldtune.status")
