@@ -42,6 +42,9 @@ def adapt_to_worker(cfg: Config, device: torch.device, amp: bool | None) -> None
         # CPU DDP rejects device_ids, and SyncBatchNorm needs GPUs.
         cfg.model_wrapper_cfg = dict(type="MMDistributedDataParallel", device_ids=None, broadcast_buffers=False)
         cfg.model.use_syncbn = False
+        for loader in ("train_dataloader", "val_dataloader", "test_dataloader"):
+            if loader in cfg:
+                cfg[loader].pin_memory = False  # pinning only helps host-to-GPU copies
         cfg.pop("optim_wrapper_amp", None)
         if cfg.optim_wrapper.get("type") == "AmpOptimWrapper":
             cfg.optim_wrapper.type = "OptimWrapper"
