@@ -38,14 +38,15 @@ class FiniteLossHook(Hook):
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         loss = (outputs or {}).get("loss")
-        bad = torch.tensor([0.0 if loss is None or math.isfinite(float(loss)) else 1.0])
+        value = None if loss is None else float(loss.detach() if torch.is_tensor(loss) else loss)
+        bad = torch.tensor([0.0 if value is None or math.isfinite(value) else 1.0])
         if is_distributed():
             all_reduce(bad, op="max")
         if bad.item() > 0:
+            here = value is not None and not math.isfinite(value)
             raise NonFiniteLossError(
-                f"training loss became {float(loss) if loss is not None else 'non-finite on another rank'} "
-                f"at epoch {runner.epoch + 1}, iteration {runner.iter + 1}; lower the learning rate or "
-                f"check the data")
+                f"training loss became {value if here else 'non-finite on another rank'} at epoch "
+                f"{runner.epoch + 1}, iteration {runner.iter + 1}; lower the learning rate or check the data")
 
 
 def _ema_model(runner) -> torch.nn.Module | None:
