@@ -125,5 +125,5 @@ def test_run_refuses_a_bad_space_file_before_anything_starts(tmp_path: Path) -> 
     done = subprocess.run([sys.executable, str(REPO / "search" / "run.py"), "--space", str(space)],
                           capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert done.returncode == 2
-    assert f"{space}: key 'datasets'" in done.stderr and "demo-nope" in done.stderr
+    assert f"{space}: key 'datasets[0]'" in done.stderr and "'demo-nope' is neither a demo set" in done.stderr
     assert not (tmp_path / "data").exists()
