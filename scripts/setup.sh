@@ -2,7 +2,7 @@
 # Build worldtune's virtual environment from nothing; safe to run again (it skips what is done).
 #
 # Why a script and not just `pip install -e .`: PyPI has no mmcv 2.0.1 wheel for torch 2.13,
-# so mmcv is compiled here once (about 20 minutes on 2 cores) and the wheel is kept in a cache
+# so mmcv is compiled here once (10-15 minutes on 2 idle cores) and the wheel is kept in a cache
 # outside the clone ($WORLDTUNE_CACHE, default ~/.cache/worldtune) for every later setup.
 #
 # usage: scripts/setup.sh [--test]     (--test also installs the test extra)
@@ -63,7 +63,7 @@ if "$PY" -c "import mmcv, mmcv.ops, sys; sys.exit(mmcv.__version__ != '$MMCV_VER
 else
     WHEEL=$(ls "$WHEEL_DIR"/mmcv-"$MMCV_VERSION"-"$PYTAG"-*.whl 2>/dev/null | head -n1 || true)
     if [[ -z "$WHEEL" ]]; then
-        step "building mmcv $MMCV_VERSION with its ops ($CUDA_TAG, about 20 minutes on 2 cores; cached in $WHEEL_DIR)"
+        step "building mmcv $MMCV_VERSION with its ops ($CUDA_TAG, 10-15 minutes on 2 idle cores; cached in $WHEEL_DIR)"
         BUILD=$(mktemp -d)
         "${PIP[@]}" download -q --no-deps --no-binary=:all: --no-build-isolation -d "$BUILD" "mmcv==$MMCV_VERSION"
         tar xzf "$BUILD/mmcv-$MMCV_VERSION.tar.gz" -C "$BUILD"
