@@ -22,6 +22,7 @@ from benchmarks.machine import write_report  # noqa: E402
 from search.datasets import default_data_root, ensure_demo_dataset  # noqa: E402
 from search.datasets.demo_text_encoder import ensure_demo_text_encoder  # noqa: E402
 from trainables.configs.yolo_world import build_trial_config, trial_data_config  # noqa: E402
+from trainables.configs.recipe import use_mixed_precision  # noqa: E402
 from trainables.configs.yolov8 import yolov8_model_config  # noqa: E402
 from trainables.params import TrialParams  # noqa: E402
 
@@ -39,7 +40,7 @@ def _images_per_second(cfg: dict, batch_size: int) -> float:
     cfg.model.use_syncbn = False
     cfg.train_cfg.update(max_epochs=1, val_interval=10)  # one epoch, no validation
     if torch.cuda.is_available():
-        cfg.optim_wrapper.update(type="AmpOptimWrapper", dtype="float16", loss_scale="dynamic")
+        use_mixed_precision(cfg.optim_wrapper)
     runner = Runner.from_cfg(cfg)
     runner.train()
     times = runner.message_hub.get_scalar("train/time").data[0][2:]  # skip the first iterations

@@ -19,6 +19,7 @@ import torch
 from mmengine.config import Config
 
 from trainables.checkpoint_io import own_checkpoints_loadable
+from trainables.configs.recipe import use_mixed_precision
 from trainables.hooks import CHECKPOINT_FILE, NonFiniteLossError
 
 
@@ -29,15 +30,15 @@ class TrialOutOfMemoryError(RuntimeError):
 def adapt_to_worker(cfg: Config, device: torch.device, amp: bool | None) -> None:
     """Settings that depend on where the worker runs, applied to the final merged config.
 
-    `amp` None turns mixed precision on exactly when the worker has a GPU.
+    Mixed precision runs on a GPU unless `amp` is False, never on the CPU.
     """
     cfg.launcher = "pytorch"
     cfg.work_dir = str(Path(cfg.work_dir).absolute())
     if device.type == "cuda":
         cfg.model_wrapper_cfg = dict(type="MMDistributedDataParallel", device_ids=[device.index],
                                      broadcast_buffers=False)
-        if amp is not False and cfg.optim_wrapper.type == "OptimWrapper":
-            cfg.optim_wrapper.update(type="AmpOptimWrapper", dtype="float16", loss_scale="dynamic")
+        if amp is not False:
+            use_mixed_precision(cfg.optim_wrapper)
     else:
         # CPU DDP rejects device_ids, and SyncBatchNorm needs GPUs.
         cfg.model_wrapper_cfg = dict(type="MMDistributedDataParallel", device_ids=None, broadcast_buffers=False)
@@ -45,11 +46,6 @@ def adapt_to_worker(cfg: Config, device: torch.device, amp: bool | None) -> None
         for loader in ("train_dataloader", "val_dataloader", "test_dataloader"):
             if loader in cfg:
                 cfg[loader].pin_memory = False  # pinning only helps host-to-GPU copies
-        cfg.pop("optim_wrapper_amp", None)
-        if cfg.optim_wrapper.get("type") == "AmpOptimWrapper":
-            cfg.optim_wrapper.type = "OptimWrapper"
-            cfg.optim_wrapper.pop("dtype", None)
-            cfg.optim_wrapper.pop("loss_scale", None)
 
 
 def resume_from_ray_checkpoint(cfg: Config) -> bool:

@@ -21,8 +21,11 @@ class Schedule:
     lr_final_factor: float = 0.01
     close_mosaic_epochs: int = 10
     val_interval: int = 1
-    amp: bool = False                 # mixed precision (GPU only)
-    amp_dtype: str = "float16"       # or "bfloat16"
+
+
+def use_mixed_precision(optim_wrapper: dict, dtype: str = "float16") -> None:
+    """Switch an OptimWrapper config to mmengine's AMP wrapper (GPU only; the worker decides)."""
+    optim_wrapper.update(type="AmpOptimWrapper", dtype=dtype, loss_scale="dynamic")
 
 
 def training_recipe(schedule: Schedule, *, optimizer_constructor: str, paramwise_cfg: dict | None,
@@ -31,7 +34,7 @@ def training_recipe(schedule: Schedule, *, optimizer_constructor: str, paramwise
     """Everything but the model and the dataloaders, as an mmengine config dict."""
     close_at = max(schedule.epochs - schedule.close_mosaic_epochs, 0)
     optim_wrapper = dict(
-        type="AmpOptimWrapper" if schedule.amp else "OptimWrapper",
+        type="OptimWrapper",
         clip_grad=dict(max_norm=10.0),
         optimizer=dict(type="AdamW", lr=schedule.lr, weight_decay=schedule.weight_decay,
                        batch_size_per_gpu=schedule.batch_size),
@@ -39,8 +42,6 @@ def training_recipe(schedule: Schedule, *, optimizer_constructor: str, paramwise
     )
     if paramwise_cfg:
         optim_wrapper["paramwise_cfg"] = paramwise_cfg
-    if schedule.amp:
-        optim_wrapper |= dict(dtype=schedule.amp_dtype, loss_scale="dynamic")
     custom_hooks = [dict(type="EMAHook", ema_type="ExpMomentumEMA", momentum=0.0001, update_buffers=True,
                          strict_load=False, priority=49)]
     if schedule.close_mosaic_epochs > 0:

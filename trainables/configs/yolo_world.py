@@ -98,22 +98,25 @@ def _reparameterized_start(model: dict[str, Any], params: TrialParams, embedding
     detector = build_model(plain)
     if params.load_from:
         load_checkpoint(detector, params.load_from, strict=False)
-    state = reparameterize_state_dict(detector.state_dict(), torch.from_numpy(np.load(embeddings)))
+    class_embeddings = torch.from_numpy(np.load(embeddings))
     path = work_dir / INIT_CHECKPOINT
-    torch.save({"state_dict": state}, path)
-    num_classes = int(np.load(embeddings, mmap_mode="r").shape[0])
-    return strategies.reparameterized_config(model, num_classes), str(path)
+    torch.save({"state_dict": reparameterize_state_dict(detector.state_dict(), class_embeddings)}, path)
+    return strategies.reparameterized_config(model, len(class_embeddings)), str(path)
 
 
 def trial_data_config(params: TrialParams, data: DatasetFiles, *, num_data_workers: int,
-                      text_free: bool) -> dict[str, Any]:
-    """Pipelines and dataloaders; `text_free` for models with one fixed output per class."""
+                      text_free: bool, num_classes: int | None = None) -> dict[str, Any]:
+    """Pipelines and dataloaders; `text_free` for models with one fixed output per class.
+
+    `num_classes` (texts sampled per image) defaults to the length of the class-text file.
+    """
     data_cfg = box_only_data_config(
         train_ann_file=data.train.annotation_file, train_image_dir=data.train.image_dir,
         val_ann_file=data.val.annotation_file, val_image_dir=data.val.image_dir,
         class_text_file=data.class_text_file, img_scale=(params.image_size, params.image_size),
         batch_size=params.batch_size, num_workers=num_data_workers, mosaic_prob=params.mosaic_prob,
-        mixup_prob=params.mixup_prob, max_num_samples=len(load_class_texts(data.class_text_file)))
+        mixup_prob=params.mixup_prob,
+        max_num_samples=num_classes or len(load_class_texts(data.class_text_file)))
     return text_free_data_config(data_cfg) if text_free else data_cfg
 
 
@@ -135,11 +138,12 @@ def build_trial_config(params: TrialParams, data: DatasetFiles, work_dir: str | 
         model, init_checkpoint = _reparameterized_start(
             model, params, class_embedding_file(params, class_texts, work_dir), work_dir)
     text_free = params.strategy in ("prompt", "reparameterized")
-    data_cfg = trial_data_config(params, data, num_data_workers=num_data_workers, text_free=text_free)
+    data_cfg = trial_data_config(params, data, num_data_workers=num_data_workers, text_free=text_free,
+                                 num_classes=len(class_texts))
     schedule = Schedule(epochs=params.epochs, lr=params.lr, weight_decay=params.weight_decay,
                         batch_size=params.batch_size, warmup_epochs=params.warmup_epochs,
                         warmup_min_iters=params.warmup_min_iters, lr_schedule=params.lr_schedule,
-                        close_mosaic_epochs=params.close_mosaic_epochs, amp=bool(params.amp))
+                        close_mosaic_epochs=params.close_mosaic_epochs)
     cfg = training_recipe(
         schedule, optimizer_constructor="YOLOWv5OptimizerConstructor",
         paramwise_cfg=dict(custom_keys={"backbone.text_model": dict(lr_mult=TEXT_MODEL_LR_MULT),

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from trainables.yolo_world.models.sizes import ACT, NORM, SIZES, STRIDES
+from trainables.yolo_world.models.sizes import (ACT, NORM, SIZES, STRIDES, bce_loss_cls,
+                                                 yolov8_head_settings, yolov8_train_test_cfg)
 
 
 def yolov8_model_config(size: str, num_classes: int) -> dict[str, Any]:
@@ -29,14 +30,6 @@ def yolov8_model_config(size: str, num_classes: int) -> dict[str, Any]:
             head_module=dict(type="YOLOv8HeadModule", num_classes=num_classes, in_channels=channels,
                              widen_factor=preset.widen_factor, reg_max=16, norm_cfg=NORM, act_cfg=ACT,
                              featmap_strides=STRIDES),
-            prior_generator=dict(type="mmdet.MlvlPointGenerator", offset=0.5, strides=STRIDES),
-            bbox_coder=dict(type="DistancePointBBoxCoder"),
-            loss_cls=dict(type="mmdet.CrossEntropyLoss", use_sigmoid=True, reduction="none", loss_weight=0.5),
-            loss_bbox=dict(type="IoULoss", iou_mode="ciou", bbox_format="xyxy", reduction="sum",
-                           loss_weight=7.5, return_iou=False),
-            loss_dfl=dict(type="mmdet.DistributionFocalLoss", reduction="mean", loss_weight=0.375)),
-        train_cfg=dict(assigner=dict(type="BatchTaskAlignedAssigner", num_classes=num_classes, use_ciou=True,
-                                     topk=10, alpha=0.5, beta=6.0, eps=1e-9)),
-        test_cfg=dict(multi_label=True, nms_pre=30000, score_thr=0.001, nms=dict(type="nms", iou_threshold=0.7),
-                      max_per_img=300),
+            loss_cls=bce_loss_cls(), **yolov8_head_settings()),
+        **yolov8_train_test_cfg(num_classes),
     )

@@ -35,6 +35,25 @@ SIZES: dict[str, SizePreset] = {
 }
 
 
+def yolov8_head_settings() -> dict[str, Any]:
+    """YOLOv8's priors, box coder and box losses, shared by YOLO-World and the YOLOv8 baseline."""
+    return dict(
+        prior_generator=dict(type="mmdet.MlvlPointGenerator", offset=0.5, strides=STRIDES),
+        bbox_coder=dict(type="DistancePointBBoxCoder"),
+        loss_bbox=dict(type="IoULoss", iou_mode="ciou", bbox_format="xyxy", reduction="sum",
+                       loss_weight=7.5, return_iou=False),
+        loss_dfl=dict(type="mmdet.DistributionFocalLoss", reduction="mean", loss_weight=0.375))
+
+
+def yolov8_train_test_cfg(num_classes: int) -> dict[str, Any]:
+    """The task-aligned assigner and the official test settings (multi-label, NMS 0.7)."""
+    return dict(
+        train_cfg=dict(assigner=dict(type="BatchTaskAlignedAssigner", num_classes=num_classes,
+                                     use_ciou=True, topk=10, alpha=0.5, beta=6.0, eps=1e-9)),
+        test_cfg=dict(multi_label=True, nms_pre=30000, score_thr=0.001,
+                      nms=dict(type="nms", iou_threshold=0.7), max_per_img=300))
+
+
 def bce_loss_cls() -> dict[str, Any]:
     """The official classification loss: sigmoid BCE, weight 0.5."""
     return dict(type="mmdet.CrossEntropyLoss", use_sigmoid=True, reduction="none",
@@ -86,17 +105,8 @@ def model_config(size: str = "s", *, num_classes: int = 80, num_test_classes: in
                   block_cfg=dict(type="MaxSigmoidCSPLayerWithTwoConv")),
         bbox_head=dict(
             type="YOLOWorldHead", head_module=head_module,
-            prior_generator=dict(type="mmdet.MlvlPointGenerator", offset=0.5, strides=STRIDES),
-            bbox_coder=dict(type="DistancePointBBoxCoder"),
-            loss_cls=loss_cls or bce_loss_cls(),
-            loss_bbox=dict(type="IoULoss", iou_mode="ciou", bbox_format="xyxy",
-                           reduction="sum", loss_weight=7.5, return_iou=False),
-            loss_dfl=dict(type="mmdet.DistributionFocalLoss", reduction="mean",
-                          loss_weight=0.375)),
-        train_cfg=dict(assigner=dict(type="BatchTaskAlignedAssigner", num_classes=num_classes,
-                                     use_ciou=True, topk=10, alpha=0.5, beta=6.0, eps=1e-9)),
-        test_cfg=dict(multi_label=True, nms_pre=30000, score_thr=0.001,
-                      nms=dict(type="nms", iou_threshold=0.7), max_per_img=300),
+            loss_cls=loss_cls or bce_loss_cls(), **yolov8_head_settings()),
+        **yolov8_train_test_cfg(num_classes),
         mm_neck=True, num_train_classes=num_classes,
         num_test_classes=num_classes if num_test_classes is None else num_test_classes)
     if not with_text_model:
