@@ -16,6 +16,8 @@ import statistics
 import sys
 from pathlib import Path
 
+import torch
+
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from benchmarks.machine import write_report  # noqa: E402
@@ -28,7 +30,6 @@ from trainables.params import TrialParams  # noqa: E402
 
 
 def _images_per_second(cfg: dict, batch_size: int) -> float:
-    import torch
     from mmengine.config import Config
     from mmengine.runner import Runner
 
@@ -74,7 +75,8 @@ def main() -> None:
             ("ratio YOLO-World / YOLOv8", f"{world_ips / plain_ips:.3f}")]
     setup = (f"size {args.size}, {args.dataset}, {args.image_size} px, batch {args.batch_size}, one epoch, "
              f"median iteration time after the first two")
-    print(write_report("train_throughput", "Training throughput (images/s)", setup, ("model", "images/s"), rows))
+    name = f"train_throughput_{'gpu' if torch.cuda.is_available() else 'cpu'}"
+    print(write_report(name, "Training throughput (images/s)", setup, ("model", "images/s"), rows))
 
 
 if __name__ == "__main__":
