@@ -14,10 +14,10 @@ from typing import Any
 import optuna
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler, TrialScheduler
-from ray.tune.search.optuna import OptunaSearch
 
 from search.plan import SearchPlan, StudyPlan
 from search.schema import SamplerSpec, SchedulerSpec
+from search.searcher import TruthfulOptunaSearch
 from trainables.configs.yolo_world import build_trial_config
 from trainables.dataset_files import DatasetFiles
 from trainables.driver import make_trainable
@@ -78,9 +78,9 @@ def make_tuner(plan: SearchPlan, study: StudyPlan, callbacks: list[tune.Callback
     spec = plan.space.spec
     objectives = [spec.objectives.accuracy, spec.objectives.speed]
     study.optuna_db.parent.mkdir(parents=True, exist_ok=True)
-    searcher = OptunaSearch(space=study.space, metric=objectives, mode=["max", "max"],
-                            sampler=make_sampler(spec.sampler), study_name=study.name,
-                            storage=optuna.storages.RDBStorage(f"sqlite:///{study.optuna_db}"))
+    searcher = TruthfulOptunaSearch(space=study.space, metric=objectives, mode=["max", "max"],
+                                    sampler=make_sampler(spec.sampler), study_name=study.name,
+                                    storage=optuna.storages.RDBStorage(f"sqlite:///{study.optuna_db}"))
     return tune.Tuner(
         _trainable(plan, study),
         tune_config=tune.TuneConfig(search_alg=searcher,

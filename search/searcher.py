@@ -1,0 +1,38 @@
+"""Ray Tune's OptunaSearch, telling Optuna how each trial really ended.
+
+Multi-objective, Ray's OptunaSearch tells every trial that was not an error before its first
+report as COMPLETE with its last values: a trial that failed or diverged after an epoch, or that
+ASHA stopped before its speed was measured, has a missing objective, Optuna refuses the call (a
+warning only) and the trial stays RUNNING in the study for ever. Here such a trial is told as
+FAIL (an error, or a diverged loss) or PRUNED (stopped early), so the study, optuna-dashboard
+and the sampler all see what happened.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from optuna.trial import TrialState
+from ray.tune.search.optuna import OptunaSearch
+
+
+def trial_state(result: dict[str, Any] | None, error: bool, objectives: list[str]) -> TrialState:
+    """FAIL for an error or a diverged loss, PRUNED when an objective is missing, else COMPLETE."""
+    result = result or {}
+    if error or result.get("status") == "diverged":
+        return TrialState.FAIL
+    if any(result.get(name) is None for name in objectives):
+        return TrialState.PRUNED
+    return TrialState.COMPLETE
+
+
+class TruthfulOptunaSearch(OptunaSearch):
+    """OptunaSearch whose failed, diverged and early-stopped trials leave the study RUNNING-free."""
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        metrics = self.metric if isinstance(self.metric, list) else [self.metric]
+        state = trial_state(result, error, metrics)
+        if state == TrialState.COMPLETE or trial_id in self._completed_trials:
+            super().on_trial_complete(trial_id, result, error)
+            return
+        self._ot_study.tell(self._ot_trials[trial_id], state=state)
+        self._completed_trials.add(trial_id)
