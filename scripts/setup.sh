@@ -85,6 +85,23 @@ fi
 step "installing worldtune$EXTRA (editable) and its pinned dependencies"
 "${PIP[@]}" install -q -e "$ROOT$EXTRA"
 
+# The dashboard test drives a real headless browser: Debian's chromium (no browser download).
+if [[ -n "$EXTRA" ]]; then
+    if [[ -x /usr/bin/chromium ]]; then
+        step "chromium already installed ($(/usr/bin/chromium --version 2>/dev/null || echo '/usr/bin/chromium'))"
+    else
+        command -v apt-get >/dev/null \
+            || fail "the tests need /usr/bin/chromium and there is no apt-get: install Debian's 'chromium' package"
+        SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO=sudo
+        step "installing chromium for the dashboard test: ${SUDO:+$SUDO }apt-get install -y --no-install-recommends chromium"
+        $SUDO apt-get update -q >/dev/null || fail "apt-get update failed: cannot install chromium"
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends chromium >/dev/null \
+            || fail "apt-get install chromium failed: the dashboard test needs /usr/bin/chromium"
+        [[ -x /usr/bin/chromium ]] || fail "chromium installed but /usr/bin/chromium is missing"
+        step "installed $(/usr/bin/chromium --version)"
+    fi
+fi
+
 step "checking the stack imports"
 "$PY" - <<'PY'
 import importlib

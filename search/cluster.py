@@ -2,7 +2,7 @@
 
 The local cluster's dashboard listens on 127.0.0.1 only; its URL is printed so it can be watched
 while the search runs (it stops with the run). Since Ray 2.59 the dashboard asks for the token in
-~/.ray/auth_token.
+~/.ray/auth_token. Where the head keeps Ray's Prometheus and Grafana files, they are printed too.
 """
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ class Connection:
     cluster: Cluster
     dashboard_url: str | None
     started_here: bool
+    metrics: str | None = None    # where Prometheus/Grafana find Ray's metrics, when this node has them
 
 
 def connect(address: str | None) -> Connection:
@@ -41,4 +42,16 @@ def connect(address: str | None) -> Connection:
     url = context.dashboard_url
     if url and not url.startswith("http"):
         url = f"http://{url}"
-    return Connection(cluster=Cluster.from_ray(), dashboard_url=url, started_here=not address)
+    return Connection(cluster=Cluster.from_ray(), dashboard_url=url, started_here=not address,
+                      metrics=metrics_hint(Path(ray._private.worker.global_worker.node.get_session_dir_path())))
+
+
+def metrics_hint(session_dir: Path) -> str | None:
+    """Ray writes a Prometheus config and its scrape targets, and Grafana dashboards, into the
+    head's session folder; the dashboard's graphs need RAY_PROMETHEUS_HOST / RAY_GRAFANA_HOST."""
+    prometheus = session_dir / "metrics" / "prometheus" / "prometheus.yml"
+    if not prometheus.is_file():
+        return None
+    grafana = os.environ.get("RAY_GRAFANA_HOST") or f"not set: provisioning in {session_dir / 'metrics' / 'grafana'}"
+    return (f"Prometheus config {prometheus} (scrape targets {session_dir / 'prom_metrics_service_discovery.json'}; "
+            f"`ray metrics launch-prometheus` starts one), Grafana {grafana}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -25,15 +26,24 @@ from trainables.driver import TrialResources
 from trainables.yolo_world.models.sizes import CLIP_BASE
 
 SPECIAL_TEXT_ENCODERS = ("auto", "demo")
+DRIVER_RESOURCE = "worldtune_driver"
+"""Custom resource of the nodes that host trial drivers (the on-demand head of cluster/ configs):
+a lost spot worker then never takes a trial's driver, nor its Train controller, with it."""
 
 
 @dataclass(frozen=True)
 class Cluster:
-    """What the Ray cluster holds (or, for a dry run without a cluster, this machine)."""
+    """What the Ray cluster can hold (or, for a dry run without a cluster, this machine).
+
+    On an autoscaling cluster that is what its autoscaler may grow it to, not only the nodes up
+    now: a cluster that starts without GPU workers still plans GPU trials.
+    """
 
     cpus: float
     gpus: float
     address: str | None = None
+    driver_slots: float = 0.0     # DRIVER_RESOURCE units; 0: trial drivers go anywhere
+    growing: bool = False         # the autoscaler may add nodes beyond those up now
 
     @classmethod
     def this_machine(cls) -> Cluster:
@@ -42,12 +52,24 @@ class Cluster:
         return cls(cpus=float(os.cpu_count() or 1), gpus=float(torch.cuda.device_count()))
 
     @classmethod
+    def from_resources(cls, now: Mapping[str, float], most: Mapping[str, float] | None = None,
+                       address: str | None = None) -> Cluster:
+        """`now`: the nodes up; `most`: the autoscaler's limits (None without an autoscaler)."""
+        most = most or {}
+
+        def amount(key: str) -> float:
+            return max(float(now.get(key, 0.0)), float(most.get(key, 0.0)))
+
+        return cls(cpus=amount("CPU"), gpus=amount("GPU"), address=address, driver_slots=amount(DRIVER_RESOURCE),
+                   growing=any(float(most.get(key, 0.0)) > float(now.get(key, 0.0)) for key in ("CPU", "GPU")))
+
+    @classmethod
     def from_ray(cls) -> Cluster:
         import ray
+        from ray._private.state import state  # what Ray Train reads for the same question
 
-        total = ray.cluster_resources()
-        return cls(cpus=total.get("CPU", 0.0), gpus=total.get("GPU", 0.0),
-                   address=ray.get_runtime_context().gcs_address)
+        return cls.from_resources(ray.cluster_resources(), state.get_max_resources_from_cluster_config(),
+                                  ray.get_runtime_context().gcs_address)
 
 
 @dataclass(frozen=True)
@@ -145,11 +167,19 @@ def _resources(space: Space, cluster: Cluster, notes: list[str]) -> tuple[TrialR
     if gpus == "auto":
         gpus = 1.0 if cluster.gpus else 0.0
     resources = TrialResources(workers=spec.workers, gpus_per_worker=float(gpus),
-                               cpus_per_worker=spec.cpus_per_worker)
+                               cpus_per_worker=spec.cpus_per_worker,
+                               driver_resource=DRIVER_RESOURCE if cluster.driver_slots else None)
     need_cpu, need_gpu = resources.workers * resources.cpus_per_worker, resources.workers * resources.gpus_per_worker
     fit = math.floor(cluster.cpus / need_cpu + 1e-9)
     if need_gpu:
         fit = min(fit, math.floor(cluster.gpus / need_gpu + 1e-9))
+    if cluster.driver_slots:
+        fit = min(fit, math.floor(cluster.driver_slots + 1e-9))
+        notes.append(f"trial drivers run on the nodes with the {DRIVER_RESOURCE!r} resource "
+                     f"({cluster.driver_slots:g} slots), their Train workers anywhere")
+    if cluster.growing:
+        notes.append(f"the autoscaler may grow the cluster to {cluster.cpus:g} CPUs, {cluster.gpus:g} GPUs: "
+                     f"trials wait for nodes to start")
     if fit < 1:
         raise SpaceError(space.file, "resources", f"one trial needs {need_cpu:g} CPUs and {need_gpu:g} GPUs, the "
                          f"cluster has {cluster.cpus:g} CPUs and {cluster.gpus:g} GPUs: lower workers, "

@@ -29,6 +29,7 @@ class TrialResources:
     workers: int = 1
     gpus_per_worker: float = 0.0
     cpus_per_worker: float = 1.0
+    driver_resource: str | None = None   # a custom resource each trial driver takes one unit of
 
     def __post_init__(self) -> None:
         if self.workers < 1:
@@ -46,8 +47,10 @@ class TrialResources:
 
     def driver_resources(self) -> dict:
         """The trial function itself only waits on its workers: a token share, so that at
-        concurrency N on a small machine the drivers never starve their own workers."""
-        return {"cpu": 0, "memory": 1 << 20}
+        concurrency N on a small machine the drivers never starve their own workers. With
+        `driver_resource`, one unit of it: the drivers stay on the nodes that advertise it."""
+        token = {"cpu": 0, "memory": 1 << 20}
+        return (token | {self.driver_resource: 1}) if self.driver_resource else token
 
 
 def run_trial(params: dict, *, build_config: ConfigBuilder, resources: TrialResources, train_storage: str,
