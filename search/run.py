@@ -110,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         print("[worldtune] plan:\n" + describe(plan), flush=True)
         if args.dry_run:
             return 0
+        from search.analysis import analyse
         from search.study import run_study
         from search.summary import format_closing
 
@@ -117,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[worldtune] if this search is interrupted, continue it with: python search/run.py "
                   f"{' '.join(sys.argv[1:] if argv is None else argv)} --resume {search_id}", flush=True)
         reports = [run_study(plan, study, resume=args.resume is not None) for study in plan.studies]
-        print(format_closing(plan, reports, connection.dashboard_url if connection else None), flush=True)
+        print(format_closing(plan, reports, connection.dashboard_url if connection else None,
+                             analyse(plan, reports)), flush=True)
     except WorldtuneError as error:
         print(f"[worldtune] error: {error}", file=sys.stderr)
         return 2

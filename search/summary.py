@@ -7,10 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from search.front import Outcome, Recommendation, hypervolume, pareto_front, recommend
 from search.plan import SearchPlan
 from search.schema import ObjectivesSpec
+
+if TYPE_CHECKING:  # search/analysis.py builds on this module
+    from search.analysis import SearchAnalysis
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,12 @@ def text_table(table: Sequence[dict[str, object]]) -> str:
     return "\n".join([line(columns)] + [line(r) for r in cells])
 
 
+def markdown_table(header: Sequence[str], table: Sequence[Sequence[object]]) -> str:
+    """A markdown table (readable as is in a terminal): the advisor's, impact and comparison tables."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(_cell(value) for value in row) + " |" for row in table])
+
+
 def format_study(report: StudyReport, searched: Sequence[str], objectives: ObjectivesSpec) -> str:
     finished = sum(o.on_budget for o in report.outcomes)
     best = report.recommendation.outcome
@@ -82,20 +92,26 @@ def format_study(report: StudyReport, searched: Sequence[str], objectives: Objec
     return "\n".join(lines)
 
 
-def format_closing(plan: SearchPlan, reports: Sequence[StudyReport], dashboard_url: str | None) -> str:
-    """The end-of-run summary: each study's front and pick, where the files are, how to look."""
+def format_closing(plan: SearchPlan, reports: Sequence[StudyReport], dashboard_url: str | None,
+                   analysis: SearchAnalysis | None = None) -> str:
+    """The end-of-run summary: each study's front and pick, the advisor and the parameter impact,
+    the comparison across datasets, where the files are, how to look."""
     spec = plan.space.spec
     parts = [f"\n[worldtune] search {plan.search_id} ({plan.space.name}) done"]
     for report, study in zip(reports, plan.studies):
         parts += ["", format_study(report, list(study.space.parameters), spec.objectives),
                   f"  files: Tune {study.experiment_dir}, checkpoints {study.train_storage}, "
                   f"Optuna sqlite:///{study.optuna_db}"]
+        if analysis is not None:
+            parts += ["", analysis.advice[study.name], "", analysis.impact[study.name]]
+    if analysis is not None:
+        parts += ["", analysis.comparison]
     uri = plan.mlflow_uri
     where = f"--mlflow-uri {uri}" if spec.storage.mlflow_uri else f"--storage {plan.root}"
     parts += [
         "",
         f"MLflow: experiment {plan.experiment_name!r} in {uri} (parent run per dataset, child run per trial, "
-        "pareto/ artifacts on each parent). Open the UI with",
+        "pareto/ and analysis/ artifacts on each parent). Open the UI with",
         f"  .venv/bin/mlflow ui --backend-store-uri {uri}    # then http://127.0.0.1:5000",
         f"Compare fronts:  .venv/bin/python search/pareto.py {where}",
         f"Export the recommended model:  .venv/bin/python search/export.py {where} --space {plan.space.name} "

@@ -80,6 +80,18 @@ def test_search_logs_parent_and_child_runs_and_the_front(searched: tuple[Path, s
     png = Path(client.download_artifacts(parent.info.run_id, "pareto/front.png", str(root / "dl")))
     assert png.read_bytes()[:4] == b"\x89PNG"
     assert "recommended: trial" in output and "mlflow ui --backend-store-uri" in output
+    # the advisor, the parameter impact and the comparison: printed, and the same text on the parent run
+    analysis = {a.path for a in client.list_artifacts(parent.info.run_id, "analysis")}
+    assert analysis == {"analysis/advice.md", "analysis/impact.md", "analysis/comparison.md"}
+    texts = {name: Path(client.download_artifacts(parent.info.run_id, f"analysis/{name}.md", str(root / "dl")))
+             .read_text().strip() for name in ("advice", "impact", "comparison")}
+    assert all(text in output for text in texts.values())
+    assert texts["advice"].startswith("advisor (demo-defects, 4 trials checked)")
+    assert parent.data.metrics["advisor_findings"] == texts["advice"].count("\n  trial ")
+    assert "over 4 full-budget trials (of 4); TOO FEW TO TRUST" in texts["impact"]
+    assert all(row in texts["impact"] for row in ("| lr | float | 4 |", "| use_bn_head | bool | 4 |",
+                                                   "| cls_loss | choice | 4 |"))
+    assert "| tiny | map " in texts["comparison"] and "| normal | map " in texts["comparison"]
 
 
 def test_front_is_non_dominated_and_agrees_with_optunas_study(searched: tuple[Path, str, float]) -> None:
