@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime
 import os
 import platform
+from collections.abc import Sequence
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -18,12 +19,15 @@ def describe_machine() -> str:
             f"Python {platform.python_version()}, torch {torch.__version__}")
 
 
-def write_report(name: str, title: str, setup: str, header: tuple[str, ...], rows: list[tuple]) -> str:
-    """Write benchmarks/results/<name>.md and return its text (also what the script prints)."""
+def write_report(name: str, title: str, setup: str, header: tuple[str, ...], rows: list[tuple],
+                 notes: Sequence[str] = ()) -> str:
+    """Write benchmarks/results/<name>.md and return its text (also what the script prints);
+    `notes` are lines of reading below the table."""
     lines = [f"# {title}", "", f"- when: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC",
              f"- machine: {describe_machine()}", f"- setup: {setup}", "",
              "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    lines += [""] + [f"- {note}" for note in notes] if notes else []
     text = "\n".join(lines) + "\n"
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{name}.md").write_text(text)
