@@ -22,6 +22,9 @@ from trainables.params import InvalidTrialParams, TrialParams
 PARAMETER_NAMES = [f.name for f in fields(TrialParams)]
 MODEL_KEYS = {"size": "size", "checkpoint": "load_from", "text_encoder": "text_encoder"}
 """`model:` section key -> the trial parameter it sets."""
+MAX_VALUES = 100_000
+"""A space file is a page of settings. Far more values means YAML aliases expanding exponentially
+(a "billion laughs" file): checking or even printing it would take minutes and gigabytes."""
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,26 @@ def _read_yaml(file: Path) -> dict[str, Any]:
         raise SpaceError(file, "", f"is not valid YAML: {error}") from None
     if not isinstance(data, dict):
         raise SpaceError(file, "", "must be a YAML mapping with at least a 'datasets' key")
+    if _too_many_values(data, MAX_VALUES):
+        raise SpaceError(file, "", f"expands to more than {MAX_VALUES} values (nested YAML aliases?); a space "
+                                   "file needs a few dozen")
     return data
+
+
+def _too_many_values(data: Any, limit: int) -> bool:
+    """Whether `data` holds more than `limit` values, counting aliased parts each time they appear;
+    stops counting at the limit, so it is fast on any input."""
+    stack, seen = [data], 0
+    while stack:
+        value = stack.pop()
+        seen += 1
+        if seen > limit:
+            return True
+        if isinstance(value, dict):
+            stack += [*value.keys(), *value.values()]
+        elif isinstance(value, list):
+            stack += value
+    return False
 
 
 def _apply_overrides(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
