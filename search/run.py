@@ -106,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
             cluster = connection.cluster
             print(f"[worldtune] Ray: {cluster.cpus:g} CPUs, {cluster.gpus:g} GPUs; dashboard "
                   f"{connection.dashboard_url or '(not available)'}", flush=True)
+            if connection.metrics:
+                print(f"[worldtune] metrics: {connection.metrics}", flush=True)
         plan = make_plan(space, cluster, search_id)
         print("[worldtune] plan:\n" + describe(plan), flush=True)
         if args.dry_run:
