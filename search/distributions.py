@@ -27,9 +27,13 @@ def to_choice_value(value: Any) -> Any:
 
 
 def from_choice_value(value: Any) -> Any:
-    """Inverse of `to_choice_value`: the value the trial parameters expect."""
-    if isinstance(value, str) and value[:1] in "[{":
-        return json.loads(value)
+    """Inverse of `to_choice_value`: the value the trial parameters expect (text that is not a
+    JSON list or mapping stays text, for the trial's own checks to judge)."""
+    if isinstance(value, str) and value.startswith(("[", "{")):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
     return value
 
 

@@ -1,0 +1,96 @@
+"""Property tests of the space-file loader: whatever a file holds, loading it either gives a
+checked space or a SpaceError naming the file (and the key, when one is at fault) — never another
+exception, never a hang. Deterministic: derandomized, no example database."""
+from __future__ import annotations
+
+import time
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from search.errors import SpaceError
+from search.schema import SpaceSpec
+from search.space import MAX_VALUES, load_space
+
+SPACES = Path(__file__).resolve().parents[1] / "spaces"
+SECTIONS = {f.name for f in fields(SpaceSpec)}
+PROPERTIES = settings(derandomize=True, database=None, max_examples=150, deadline=2000,
+                      suppress_health_check=[HealthCheck.too_slow])
+
+scalars = st.none() | st.booleans() | st.integers(-10 ** 12, 10 ** 12) | st.floats() | st.text(max_size=12)
+values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
+                      | st.dictionaries(st.text(max_size=10), inner, max_size=4), max_leaves=12)
+words = st.sampled_from(sorted(SECTIONS) + ["type", "low", "high", "values", "when", "trials", "lr", "size",
+                                             "epochs", "root", "train", "name", "seed", "bogus"])
+
+
+def _load(tmp_path: Path, text: str) -> tuple[object, float]:
+    file = tmp_path / "space.yaml"
+    file.write_text(text)
+    started = time.monotonic()
+    try:
+        return load_space(file), time.monotonic() - started
+    except SpaceError as error:
+        assert str(file.absolute()) in str(error) or str(file) in str(error), str(error)
+        return error, time.monotonic() - started
+
+
+def _mutate(data: Any, path: list[Any], new: Any, delete: bool) -> Any:
+    """`data` with the value at `path` (as far as it leads) replaced by `new` or deleted."""
+    if not path or not isinstance(data, dict | list) or not data:
+        return new
+    key = path[0] % len(data) if isinstance(data, list) else sorted(data, key=str)[path[0] % len(data)]
+    copy = list(data) if isinstance(data, list) else dict(data)
+    if delete and len(path) == 1:
+        del copy[key]
+    else:
+        copy[key] = _mutate(data[key], path[1:], new, delete)
+    return copy
+
+
+@pytest.fixture(scope="module")
+def shipped() -> dict[str, Any]:
+    return {name: yaml.safe_load((SPACES / f"{name}.yaml").read_text())
+            for name in ("lightweight", "small-sample", "cross-domain")}
+
+
+@PROPERTIES
+@given(text=st.text(max_size=300))
+def test_any_text_loads_or_names_the_file(tmp_path_factory: pytest.TempPathFactory, text: str) -> None:
+    _load(tmp_path_factory.mktemp("text"), text)
+
+
+@PROPERTIES
+@given(data=st.dictionaries(words, values, max_size=6))
+def test_any_yaml_mapping_loads_or_names_the_file_and_a_key_of_the_schema(
+        tmp_path_factory: pytest.TempPathFactory, data: dict) -> None:
+    result, _ = _load(tmp_path_factory.mktemp("yaml"), yaml.safe_dump(data))
+    if isinstance(result, SpaceError) and result.key:
+        assert result.key.split(".")[0].split("[")[0] in SECTIONS | set(map(str, data)), result
+
+
+@PROPERTIES
+@given(name=st.sampled_from(["lightweight", "small-sample", "cross-domain"]),
+       path=st.lists(st.integers(0, 50), min_size=1, max_size=4), new=values, delete=st.booleans())
+def test_a_shipped_space_with_one_value_broken_loads_or_names_the_broken_section(
+        shipped: dict, tmp_path_factory: pytest.TempPathFactory, name: str, path: list[int], new: Any,
+        delete: bool) -> None:
+    data = _mutate(shipped[name], path, new, delete)
+    result, seconds = _load(tmp_path_factory.mktemp("mutated"), yaml.safe_dump(data))
+    assert seconds < 2
+    if isinstance(result, SpaceError) and result.key:
+        assert result.key.split(".")[0].split("[")[0] in SECTIONS, result
+
+
+def test_a_yaml_alias_bomb_is_refused_at_once(tmp_path: Path) -> None:
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 9)]
+    text = "fixed:\n" + "\n".join("  " + line for line in lines) + "\nname: *a8\ndatasets: [demo-defects]\n"
+    result, seconds = _load(tmp_path, text)
+    assert isinstance(result, SpaceError) and f"more than {MAX_VALUES} values" in str(result)
+    assert seconds < 2, "the file expands to 9 ** 9 * 9 (~3.5 billion) values"
