@@ -40,7 +40,7 @@ def _load(tmp_path: Path, text: str) -> tuple[object, float]:
         return error, time.monotonic() - started
 
 
-def _mutate(data: Any, path: list[Any], new: Any, delete: bool) -> Any:
+def mutate(data: Any, path: list[Any], new: Any, delete: bool) -> Any:
     """`data` with the value at `path` (as far as it leads) replaced by `new` or deleted."""
     if not path or not isinstance(data, dict | list) or not data:
         return new
@@ -49,7 +49,7 @@ def _mutate(data: Any, path: list[Any], new: Any, delete: bool) -> Any:
     if delete and len(path) == 1:
         del copy[key]
     else:
-        copy[key] = _mutate(data[key], path[1:], new, delete)
+        copy[key] = mutate(data[key], path[1:], new, delete)
     return copy
 
 
@@ -80,7 +80,7 @@ def test_any_yaml_mapping_loads_or_names_the_file_and_a_key_of_the_schema(
 def test_a_shipped_space_with_one_value_broken_loads_or_names_the_broken_section(
         shipped: dict, tmp_path_factory: pytest.TempPathFactory, name: str, path: list[int], new: Any,
         delete: bool) -> None:
-    data = _mutate(shipped[name], path, new, delete)
+    data = mutate(shipped[name], path, new, delete)
     result, seconds = _load(tmp_path_factory.mktemp("mutated"), yaml.safe_dump(data))
     assert seconds < 2
     if isinstance(result, SpaceError) and result.key:

@@ -35,15 +35,19 @@ class Problem:
         return f"{self.file}: {self.where}: {self.message}"
 
 
+UNREADABLE = object()
+"""What `_load_json` returns for a missing or broken file (a file may well hold JSON `null`)."""
+
+
 def _load_json(path: Path, problems: list[Problem]) -> Any:
     if not path.is_file():
         problems.append(Problem(path, "file", "does not exist"))
-        return None
+        return UNREADABLE
     try:
         return json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        problems.append(Problem(path, "file", f"is not valid JSON ({error})"))
-        return None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
+        problems.append(Problem(path, "file", f"is not valid JSON ({type(error).__name__}: {error})"))
+        return UNREADABLE
 
 
 def _is_int(value: Any) -> bool:
@@ -128,15 +132,17 @@ def _check_annotations(coco: dict, path: Path, image_sizes: dict[int, tuple[int,
                        categories: dict[int, str], problems: list[Problem]) -> Counter:
     """Instances per category id, counting only annotations that passed."""
     counts: Counter = Counter()
-    image_ids = {i.get("id") for i in coco.get("images", []) if isinstance(i, dict)}
+    images = coco.get("images")
+    image_ids = {i["id"] for i in images if isinstance(i, dict) and _is_int(i.get("id"))} \
+        if isinstance(images, list) else set()
     for ann_id, ann in _unique_ids(_entries(coco, "annotations", path, problems), "annotation", path,
                                    problems).items():
         where = f"annotation id {ann_id}"
         image_id, cat_id, bbox = ann.get("image_id"), ann.get("category_id"), ann.get("bbox")
-        if image_id not in image_ids:
+        if not _is_int(image_id) or image_id not in image_ids:
             problems.append(Problem(path, where, f"image_id {image_id!r} is not an image of this file"))
             continue
-        if cat_id not in categories:
+        if not _is_int(cat_id) or cat_id not in categories:
             problems.append(Problem(path, where, f"category_id {cat_id!r} is not a known category "
                                                  f"(known: {sorted(categories)})"))
             continue
@@ -165,7 +171,7 @@ def check_split(split: Split) -> tuple[list[Problem], dict[int, str]]:
     problems: list[Problem] = []
     path = split.annotation_file
     coco = _load_json(path, problems)
-    if coco is None:
+    if coco is UNREADABLE:
         return problems, {}
     if not isinstance(coco, dict):
         return [Problem(path, "top level", "must be a JSON object with images, annotations, categories")], {}
@@ -188,7 +194,7 @@ def check_class_texts(path: Path, categories: dict[int, str]) -> list[Problem]:
     """The YOLO-World class-text file: a JSON list, one list of texts per category in id order."""
     problems: list[Problem] = []
     texts = _load_json(path, problems)
-    if texts is None:
+    if texts is UNREADABLE:
         return problems
     if not (isinstance(texts, list) and all(
             isinstance(e, list) and e and all(isinstance(t, str) and t.strip() for t in e) for e in texts)):
