@@ -1,21 +1,32 @@
 """Run one dataset study end to end: MLflow parent run, the Tuner (new or restored), the front.
 
 The outcomes come from Tune's ResultGrid, which after `--resume` holds the trials finished
-before the interruption too, so the front always covers the whole study.
+before the interruption too, so the front always covers the whole study. MLflow must answer when
+a study starts; if it goes away later the study goes on, its writes wait in the outbox, and at
+the end the study waits up to WORLDTUNE_MLFLOW_WAIT_S seconds for it, else reports the gap and
+keeps the front next to the Tune experiment.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from ray import tune
 
+from search.errors import WorldtuneError
 from search.front import Outcome
+from search.mlflow_outbox import Outbox, outbox_for
 from search.plan import SearchPlan, StudyPlan
-from search.publish import publish_study
+from search.publish import publish_study, write_files
+from search.redact import credentials_to_environment, redact
 from search.summary import StudyReport
 from search.tracking import TrialRuns, child_runs, experiment_id, open_parent_run, outcome
 from search.tuner import make_tuner, restore_tuner
+
+MLFLOW_WAIT_S = float(os.environ.get("WORLDTUNE_MLFLOW_WAIT_S", "120"))
+"""How long the end of a study waits for an unreachable MLflow before reporting the gap."""
 
 
 def _parent_params(plan: SearchPlan, study: StudyPlan) -> dict[str, object]:
@@ -41,22 +52,60 @@ def outcomes_of(results: tune.ResultGrid, accuracy: str, speed: str) -> list[Out
     return found
 
 
+def _open_parent(plan: SearchPlan, study: StudyPlan, uri: str) -> tuple[str, str]:
+    """(experiment id, parent run id); a clear error, before any trial, if MLflow is not there."""
+    client = MlflowClient(uri)
+    try:
+        experiment = experiment_id(client, plan.experiment_name, plan.mlflow_artifacts)
+        return experiment, open_parent_run(client, experiment, plan.search_id, study.name,
+                                           _parent_params(plan, study))
+    except Exception as error:  # MlflowException, or the store's own connection error
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise WorldtuneError(redact(f"MLflow at {uri} cannot be reached ({first[:300]}): start it, or pass "
+                                    f"--mlflow-uri (default: a SQLite file in the results folder)")) from None
+
+
+def _report_gap(plan: SearchPlan, study: StudyPlan, report: StudyReport, unsent: list[str], why: str) -> None:
+    """MLflow did not come back in time: say what it lacks and where the results are instead."""
+    folder = study.experiment_dir / "pareto"
+    write_files(report, folder, list(study.space.parameters), plan.space.spec.objectives,
+                title=f"{plan.space.name} / {study.name} ({plan.search_id})")
+    print(redact(f"[worldtune] MLflow gap in study {study.name}: {plan.mlflow_uri} is unreachable ({why}); "
+                 f"{len(unsent)} write(s) not logged: {'; '.join(unsent)}. Nothing is lost: every trial is in "
+                 f"the Tune experiment {study.experiment_dir}, the front in {folder}, the Optuna study in "
+                 f"sqlite:///{study.optuna_db}."), flush=True)
+
+
+def _run_ids(outbox: Outbox, experiment: str, parent: str) -> dict[str, str]:
+    """trial id -> child run, once the trials' queued writes are in (empty while MLflow is down)."""
+    if outbox.drain(MLFLOW_WAIT_S):
+        return {}
+    try:
+        return child_runs(outbox.client, experiment, parent)
+    except MlflowException:
+        return {}
+
+
 def run_study(plan: SearchPlan, study: StudyPlan, *, resume: bool, verbose: int = 1) -> StudyReport:
     """Fit (or continue) the study's Tuner and publish its front on the parent run."""
     objectives = plan.space.spec.objectives
-    client = MlflowClient(plan.mlflow_uri)
-    experiment = experiment_id(client, plan.experiment_name, plan.mlflow_artifacts)
-    parent = open_parent_run(client, experiment, plan.search_id, study.name, _parent_params(plan, study))
+    uri = credentials_to_environment(plan.mlflow_uri)
+    experiment, parent = _open_parent(plan, study, uri)
     if resume and tune.Tuner.can_restore(str(study.experiment_dir)):
         print(f"[worldtune] {study.name}: resuming {study.experiment_dir}", flush=True)
         tuner = restore_tuner(plan, study)
     else:
-        callback = TrialRuns(tracking_uri=plan.mlflow_uri, experiment_id=experiment, parent_run_id=parent,
+        callback = TrialRuns(tracking_uri=uri, experiment_id=experiment, parent_run_id=parent,
                              accuracy=objectives.accuracy, speed=objectives.speed)
         tuner = make_tuner(plan, study, [callback], verbose=verbose)
     results = tuner.fit()
+    outbox = outbox_for(uri)
     report = StudyReport.build(study.name, outcomes_of(results, objectives.accuracy, objectives.speed),
-                               objectives, child_runs(client, experiment, parent))
-    publish_study(client, parent, report, list(study.space.parameters), objectives,
-                  title=f"{plan.space.name} / {study.name} ({plan.search_id})")
+                               objectives, _run_ids(outbox, experiment, parent))
+    outbox.send(f"the front of study {study.name}",
+                lambda client: publish_study(client, parent, report, list(study.space.parameters), objectives,
+                                             title=f"{plan.space.name} / {study.name} ({plan.search_id})"))
+    unsent = outbox.drain(MLFLOW_WAIT_S)
+    if unsent:
+        _report_gap(plan, study, report, unsent, outbox.last_error)
     return report

@@ -2,26 +2,37 @@
 
 `TrialRuns` is a Tune callback (it runs in the search driver): each trial's child run gets its
 values as params, every epoch's metrics at step = epoch, the final speed / size metrics, its
-checkpoint path and a status tag (finished, stopped_early, diverged, error). Runs are found by
-tag, so a resumed search continues the same parent and child runs instead of duplicating them.
+checkpoint path and a status tag (finished, stopped_early, diverged, error; the last two end the
+run as FAILED, with the error). Runs are found by tag, so a resumed search continues the same
+parent and child runs instead of duplicating them. Values and errors are redacted (search/redact.py).
 The tracking URI and artifact location are absolute: Tune changes each trial's working folder.
 """
 from __future__ import annotations
 
+import json
 import math
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mlflow.entities import Metric, Param, RunStatus
+from mlflow.entities import Metric, Param, RunStatus, RunTag
 from mlflow.tracking import MlflowClient
 from ray import tune
 
 from search.front import Outcome
+from search.mlflow_outbox import Outbox, outbox_for
+from search.redact import redact
+from trainables.hooks import HISTORY_FILE
 
 
 TRIAL_TAG, SEARCH_TAG, DATASET_TAG, STATUS_TAG = ("worldtune.trial_id", "worldtune.search_id",
                                                   "worldtune.dataset", "worldtune.status")
 PARENT_TAG = "mlflow.parentRunId"
+EPOCH_METRIC = "epoch"
+"""Logged with every epoch's report: its steps are the epochs a child run already has."""
+FAILED_STATUSES = ("error", "diverged")
+ERROR_TAG_CHARS = 5000
 
 
 def experiment_id(client: MlflowClient, name: str, artifacts: Path) -> str:
@@ -53,7 +64,7 @@ def open_parent_run(client: MlflowClient, experiment: str, search_id: str, datas
 
 
 def _param(value: Any) -> str:
-    return str(value)[:6000]  # MLflow's limit on a param value
+    return redact(str(value))[:6000]  # MLflow's limit on a param value
 
 
 def numeric_metrics(result: dict[str, Any]) -> dict[str, float]:
@@ -78,58 +89,104 @@ def outcome(trial_id: str, values: dict[str, Any], result: dict[str, Any], *, er
                    checkpoint=result.get("checkpoint_path"), values=dict(values))
 
 
+def checkpoint_history(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every epoch's report so far, from the reported checkpoint (empty when it has none)."""
+    folder = result.get("checkpoint_path")
+    history = Path(folder) / HISTORY_FILE if folder else None
+    if history is None or not history.is_file():  # no checkpoint, or storage this process cannot read
+        return []
+    return json.loads(history.read_text())
+
+
+def error_text(trial: tune.experiment.Trial) -> str:
+    """Why a trial failed: its last result's error (diverged), else the end of Tune's error file."""
+    text = str((trial.last_result or {}).get("error") or "")
+    if not text and trial.error_file and Path(trial.error_file).is_file():
+        text = Path(trial.error_file).read_text(errors="replace")[-ERROR_TAG_CHARS:]
+    return redact(text)[-ERROR_TAG_CHARS:]
+
+
 class TrialRuns(tune.Callback):
-    """Tune callback: one MLflow child run per trial under the study's parent run."""
+    """Tune callback: one MLflow child run per trial under the study's parent run.
+
+    Every write goes through the URI's `Outbox`, so an MLflow outage queues them instead of
+    failing the search. Each epoch is logged once, at step = epoch: epochs a run already has are
+    skipped, and epochs it lacks are filled in from the checkpoint's history (a report that died
+    with a killed driver, or a run found again after `--resume`).
+    """
 
     def __init__(self, *, tracking_uri: str, experiment_id: str, parent_run_id: str, accuracy: str,
                  speed: str) -> None:
         self.tracking_uri, self.experiment_id, self.parent_run_id = tracking_uri, experiment_id, parent_run_id
         self.accuracy, self.speed = accuracy, speed
-        self._client: MlflowClient | None = None
         self._runs: dict[str, str] = {}
+        self._epochs: dict[str, set[int]] = {}
 
     def __getstate__(self) -> dict[str, Any]:  # Tune pickles callbacks with the experiment
-        return self.__dict__ | {"_client": None, "_runs": {}}
+        return self.__dict__ | {"_runs": {}, "_epochs": {}}
 
     @property
-    def client(self) -> MlflowClient:
-        if self._client is None:
-            self._client = MlflowClient(self.tracking_uri)
-        return self._client
+    def outbox(self) -> Outbox:
+        return outbox_for(self.tracking_uri)
 
-    def _run(self, trial: tune.experiment.Trial) -> str:
-        if trial.trial_id not in self._runs:
-            tags = {TRIAL_TAG: trial.trial_id, PARENT_TAG: self.parent_run_id}
-            run_id = find_run(self.client, self.experiment_id, tags)
+    def _run(self, client: MlflowClient, trial_id: str, config: dict[str, Any]) -> str:
+        """The trial's child run, found by tag or created with its values as params."""
+        if trial_id not in self._runs:
+            tags = {TRIAL_TAG: trial_id, PARENT_TAG: self.parent_run_id}
+            run_id = find_run(client, self.experiment_id, tags)
             if run_id is None:
-                run_id = self.client.create_run(self.experiment_id, run_name=f"trial {trial.trial_id}",
-                                                tags=tags | {STATUS_TAG: "running"}).info.run_id
-                self.client.log_batch(run_id, params=[Param(k, _param(v)) for k, v in trial.config.items()])
-            self._runs[trial.trial_id] = run_id
-        return self._runs[trial.trial_id]
+                run_id = client.create_run(self.experiment_id, run_name=f"trial {trial_id}",
+                                           tags=tags | {STATUS_TAG: "running"}).info.run_id
+                client.log_batch(run_id, params=[Param(k, _param(v)) for k, v in config.items()])
+                logged: set[int] = set()
+            else:
+                logged = {m.step for m in client.get_metric_history(run_id, EPOCH_METRIC)}
+            self._runs[trial_id], self._epochs[trial_id] = run_id, logged
+        return self._runs[trial_id]
+
+    def _send(self, what: str, trial: tune.experiment.Trial, write: Callable[[MlflowClient, str], object]) -> None:
+        trial_id, config = trial.trial_id, dict(trial.config)
+        self.outbox.send(f"{what} of trial {trial_id}",
+                         lambda client: write(client, self._run(client, trial_id, config)))
+
+    def _log_epochs(self, client: MlflowClient, trial_id: str, run_id: str, reports: list[dict[str, Any]]) -> None:
+        logged = self._epochs[trial_id]
+        metrics, steps = [], set()
+        for report in reports:
+            step = int(report.get("epoch") or report.get("training_iteration", 0))
+            if step in logged or step in steps:
+                continue
+            steps.add(step)
+            now = int(report.get("timestamp", time.time()) * 1000)
+            metrics += [Metric(k, v, now, step) for k, v in numeric_metrics(report).items()]
+        client.log_batch(run_id, metrics=metrics)
+        logged |= steps
+
+    def on_step_end(self, iteration: int, trials: list, **info) -> None:
+        self.outbox.flush()  # replays queued writes soon after MLflow is back
 
     def on_trial_start(self, iteration: int, trials: list, trial: tune.experiment.Trial, **info) -> None:
-        self.client.update_run(self._run(trial), status="RUNNING")
+        self._send("start", trial, lambda client, run_id: client.update_run(run_id, status="RUNNING"))
 
     def on_trial_result(self, iteration: int, trials: list, trial: tune.experiment.Trial, result: dict,
                         **info) -> None:
-        run_id, step = self._run(trial), int(result.get("epoch") or result.get("training_iteration", 0))
-        now = int(result.get("timestamp", 0) * 1000)
-        self.client.log_batch(run_id, metrics=[Metric(k, v, now, step) for k, v in numeric_metrics(result).items()])
+        reports, trial_id = checkpoint_history(result) + [dict(result)], trial.trial_id
+        self._send("metrics", trial, lambda client, run_id: self._log_epochs(client, trial_id, run_id, reports))
         if result.get("checkpoint_path"):
-            self.client.set_tag(run_id, "checkpoint_path", result["checkpoint_path"])
+            path = str(result["checkpoint_path"])
+            self._send("checkpoint path", trial, lambda client, run_id: client.set_tag(run_id, "checkpoint_path", path))
 
     def _finish(self, trial: tune.experiment.Trial, errored: bool) -> None:
-        run_id = self._run(trial)
         result = outcome(trial.trial_id, trial.config, trial.last_result or {}, errored=errored,
                          accuracy=self.accuracy, speed=self.speed)
-        self.client.set_tag(run_id, STATUS_TAG, result.status)
-        if trial.error_file and errored:
-            self.client.set_tag(run_id, "error_file", trial.error_file)
-        if (trial.last_result or {}).get("error"):
-            self.client.set_tag(run_id, "error", str(trial.last_result["error"])[:5000])
-        status = RunStatus.FAILED if errored else RunStatus.FINISHED
-        self.client.set_terminated(run_id, RunStatus.to_string(status))
+        tags = [RunTag(STATUS_TAG, result.status)]
+        if result.status in FAILED_STATUSES:
+            tags.append(RunTag("error", error_text(trial)))
+            if trial.error_file:
+                tags.append(RunTag("error_file", trial.error_file))
+        status = RunStatus.to_string(RunStatus.FAILED if result.status in FAILED_STATUSES else RunStatus.FINISHED)
+        self._send("end", trial, lambda client, run_id: (client.log_batch(run_id, tags=tags),
+                                                         client.set_terminated(run_id, status)))
 
     def on_trial_complete(self, iteration: int, trials: list, trial: tune.experiment.Trial, **info) -> None:
         self._finish(trial, errored=False)

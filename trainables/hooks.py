@@ -5,6 +5,7 @@ extension.
 """
 from __future__ import annotations
 
+import json
 import math
 import shutil
 import tempfile
@@ -20,6 +21,9 @@ from trainables.speed import measure_speed
 from trainables.yolo_world.models.checkpoints import load_checkpoint
 
 CHECKPOINT_FILE = "checkpoint.pth"
+HISTORY_FILE = "history.json"
+"""Next to the weights in every reported checkpoint: every epoch's report so far. A report lost
+with a killed search driver (its checkpoint saved, the report not yet in Tune) is logged from it."""
 
 
 class NonFiniteLossError(RuntimeError):
@@ -78,9 +82,12 @@ class RayTrainReportHook(Hook):
         self.speed_texts, self.val_only = speed_texts, val_only
         self._started = time.monotonic()
         self._resumed_wall_s = 0.0
+        self._history: list[dict] = []
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        self._resumed_wall_s = float(checkpoint.get("meta", {}).get("wall_s", 0.0))
+        meta = checkpoint.get("meta", {})
+        self._resumed_wall_s = float(meta.get("wall_s", 0.0))
+        self._history = list(meta.get("worldtune_history", []))
 
     def _wall_s(self) -> float:
         return self._resumed_wall_s + time.monotonic() - self._started
@@ -114,10 +121,13 @@ class RayTrainReportHook(Hook):
         if get_rank() == 0 and final:
             report |= self._speed_metrics(runner)
         if get_rank() == 0 and not self.val_only:  # evaluation alone changes no weights
+            self._history.append(report | {"timestamp": time.time()})
             folder = Path(tempfile.mkdtemp(prefix="worldtune-ckpt-"))
             runner.save_checkpoint(str(folder), CHECKPOINT_FILE, save_optimizer=True,
                                    save_param_scheduler=True,
-                                   meta=dict(epoch=runner.epoch, iter=runner.iter, wall_s=self._wall_s()))
+                                   meta=dict(epoch=runner.epoch, iter=runner.iter, wall_s=self._wall_s(),
+                                             worldtune_history=self._history))
+            (folder / HISTORY_FILE).write_text(json.dumps(self._history, default=str))
         try:
             checkpoint = ray.train.Checkpoint.from_directory(str(folder)) if folder else None
             ray.train.report(report, checkpoint=checkpoint)

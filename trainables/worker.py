@@ -24,7 +24,14 @@ from trainables.hooks import CHECKPOINT_FILE, NonFiniteLossError
 
 
 class TrialOutOfMemoryError(RuntimeError):
-    """The trial ran out of GPU memory: retrying the same settings would fail again."""
+    """The trial ran out of (GPU or host) memory: retrying the same settings would fail again."""
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """CUDA's OutOfMemoryError, Python's MemoryError, or torch's CPU allocator failing (a plain
+    RuntimeError from DefaultCPUAllocator)."""
+    return isinstance(error, torch.OutOfMemoryError | MemoryError) or (
+        isinstance(error, RuntimeError) and "DefaultCPUAllocator" in str(error))
 
 
 def adapt_to_worker(cfg: Config, device: torch.device, amp: bool | None) -> None:
@@ -76,15 +83,20 @@ def train_worker(loop_config: dict) -> None:
     resumed = resume_from_ray_checkpoint(cfg)
     if extras.get("init_checkpoint") and not resumed:
         cfg.custom_hooks.append(dict(type="PretrainedWeightsHook", checkpoint=extras["init_checkpoint"]))
-    runner = Runner.from_cfg(cfg)
+    runner = None
     try:
+        runner = Runner.from_cfg(cfg)  # building the model allocates its weights: it may not fit
         with own_checkpoints_loadable() if resumed else nullcontext():  # the Runner resumes in train()
             runner.val() if extras.get("mode") == "val" else runner.train()
     except NonFiniteLossError as error:  # every rank raises it at the same iteration
         ray.train.report({"status": "diverged", "error": str(error), "epoch": runner.epoch,
                           "finished_budget": False})
-    except torch.cuda.OutOfMemoryError as error:
+    except (RuntimeError, MemoryError) as error:
+        if not is_out_of_memory(error):
+            raise
+        where = "building the model" if runner is None else "training"
         raise TrialOutOfMemoryError(
-            f"out of GPU memory on {device} (batch size {cfg.train_dataloader.batch_size} per worker, "
-            f"image size from the trial): lower batch_size or image_size, or use more GPU memory "
-            f"per worker") from error
+            f"out of memory on {device} while {where} (batch size {cfg.train_dataloader.batch_size} per "
+            f"worker): lower batch_size, image_size "
+            f"or the model's widths (embed_dims, neck_embed_channels), or give each worker more memory: "
+            f"{str(error).splitlines()[0][:300]}") from error
