@@ -2,7 +2,8 @@
 
 Tokens and keys live in the environment (HF_TOKEN, AWS_SECRET_ACCESS_KEY, MLFLOW_TRACKING_TOKEN,
 ...) or in a tracking URI (`https://user:password@host`). Every parameter, tag and message
-worldtune sends to MLflow or prints goes through `redact`; a password in the MLflow URI is moved
+worldtune sends to MLflow goes through `redact`, and so does everything `search/run.py` prints
+(`redacted_output`); a password in the MLflow URI is moved
 into MLflow's own credential variables, so the URI that Tune pickles with the experiment holds
 none.
 """
@@ -10,7 +11,10 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import TextIO
 from urllib.parse import urlsplit, urlunsplit
 
 MASK = "***"
@@ -48,3 +52,29 @@ def credentials_to_environment(uri: str) -> str:
     host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname or ""
     host += f":{parts.port}" if parts.port else ""
     return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+
+
+class _RedactingStream:
+    """A text stream that masks secrets in everything written to it."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(redact(text))
+        return len(text)
+
+    def __getattr__(self, name: str) -> object:  # flush, isatty, fileno, encoding, ...
+        return getattr(self._stream, name)
+
+
+@contextmanager
+def redacted_output() -> Iterator[None]:
+    """Within this block, what this process prints to stdout and stderr (its own messages, Tune's
+    tables, worker logs Ray forwards) has secrets masked."""
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _RedactingStream(sys.stdout), _RedactingStream(sys.stderr)
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved

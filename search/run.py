@@ -20,6 +20,7 @@ if __package__ in (None, ""):  # run as a script: import the project, not search
 from search.datasets import DEMO_DATASETS, ensure_demo_dataset, ensure_valid  # noqa: E402
 from search.errors import SpaceError, WorldtuneError, did_you_mean  # noqa: E402
 from search.plan import Cluster, dataset_files, describe, make_plan  # noqa: E402
+from search.redact import redacted_output  # noqa: E402
 from search.space import Space, load_space  # noqa: E402
 
 FLAG_KEYS = {"trials": "budget.trials", "max_concurrent": "budget.max_concurrent",
@@ -91,6 +92,13 @@ def _check_datasets(space: Space) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The search; whatever it prints has secrets masked (tokens and keys in the environment, a
+    password in a URI)."""
+    with redacted_output():
+        return _search(argv)
+
+
+def _search(argv: list[str] | None) -> int:
     args = _parse(argv)
     connection = None
     try:
