@@ -6,7 +6,7 @@ import torch
 from mmengine.config import ConfigDict
 
 from trainables.configs.yolov8 import yolov8_model_config
-from trainables.speed import measure_speed
+from trainables.speed import dummy_batch, measure_speed, run_post_processing_in_fp32
 
 
 @pytest.fixture(scope="module")
@@ -36,3 +36,18 @@ def test_flops_grow_with_the_image_area(detector: torch.nn.Module) -> None:
     large = measure_speed(detector, 256, warmup=1, runs=2)
     assert large.gflops / small.gflops == pytest.approx(4.0, rel=0.05)
     assert large.as_metrics("final_")["final_gflops"] == large.gflops
+
+
+def test_post_processing_runs_in_fp32_under_autocast(detector: torch.nn.Module) -> None:
+    """Half-precision speed runs: mmcv's NMS takes float32 only (CPU bf16 autocast stands in for
+    CUDA fp16 here; both fail the same way without the cast)."""
+    import copy
+
+    inputs, data_samples = dummy_batch(160, torch.device("cpu"))
+    model = copy.deepcopy(detector).eval()
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        with pytest.raises(RuntimeError, match="expected scalar type Float"):
+            model.predict(inputs, data_samples, rescale=False)
+        run_post_processing_in_fp32(model)
+        (result,) = model.predict(inputs, data_samples, rescale=False)
+    assert result.pred_instances.bboxes.dtype == torch.float32

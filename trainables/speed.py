@@ -86,17 +86,37 @@ def dummy_batch(image_size: int, device: torch.device, texts: list[str] | None =
     return inputs, [DetDataSample(metainfo=meta)]
 
 
+def _to_float(outputs: object) -> object:
+    if isinstance(outputs, torch.Tensor):
+        return outputs.float()
+    if isinstance(outputs, (tuple, list)):
+        return type(outputs)(_to_float(item) for item in outputs)
+    return outputs
+
+
+def run_post_processing_in_fp32(detector: nn.Module) -> None:
+    """Cast the head's raw outputs back to float32, so that box decoding and NMS run in fp32.
+
+    This is how half-precision detectors are deployed, and mmcv's NMS kernels take float32 only:
+    under autocast the end-to-end call would otherwise fail ("expected scalar type Float but found
+    Half", seen on an H200). Changes `detector` in place (a forward hook on its head module).
+    """
+    detector.bbox_head.head_module.register_forward_hook(lambda _module, _inputs, outputs: _to_float(outputs))
+
+
 def measure_speed(detector: nn.Module, image_size: int, *, device: torch.device | str = "cpu",
                   fp16: bool = False, warmup: int = 10, runs: int = 50,
                   texts: list[str] | None = None) -> SpeedReport:
     """Time a copy of `detector` (the original is left untouched, e.g. still in train mode).
 
     `texts` are the class prompts for detectors with a text path; reparameterized ones need none.
-    fp16 uses autocast and is only honoured on CUDA.
+    fp16 uses autocast for the network and is only honoured on CUDA; decoding and NMS stay fp32.
     """
     device = torch.device(device)
     fp16 = fp16 and device.type == "cuda"
     model = copy.deepcopy(detector).to(device).eval()
+    if fp16:
+        run_post_processing_in_fp32(model)
     inputs, data_samples = dummy_batch(image_size, device, texts)
     autocast = torch.autocast("cuda", dtype=torch.float16) if fp16 else nullcontext()
     with torch.inference_mode(), autocast:
