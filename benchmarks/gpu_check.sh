@@ -3,13 +3,15 @@
 # mmcv 2.0.1 built with its CUDA ops, then one size-S trial through Ray Tune + Ray Train (NCCL),
 # the FPS repeatability and the training throughput of YOLO-World against YOLOv8 on that card.
 #
-# usage: bash benchmarks/gpu_check.sh BUNDLE OUT
+# usage: bash benchmarks/gpu_check.sh BUNDLE OUT [STEP...]
 #   BUNDLE: made by shared/tools/device_bundle.sh (Ray, OpenMMLab, pycocotools wheels, mmcv source)
 #   OUT:    where the logs and the benchmarks/results/*_gpu.md of this run are copied
+#   STEP:   trial, fps_repeatability, train_throughput (default: all three, in that order)
 # Steps are time-boxed so the whole run stays inside one 10-minute device call; each step's log
 # goes to OUT as soon as it ends, so a timeout still leaves the finished steps' figures.
 set -uo pipefail
 BUNDLE=$(realpath "${1:?usage: gpu_check.sh BUNDLE OUT}"); OUT=$(realpath "${2:?usage: gpu_check.sh BUNDLE OUT}")
+shift 2; STEPS=" ${*:-trial fps_repeatability train_throughput} "
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1
 
@@ -37,7 +39,7 @@ PYTHONPATH=$REPO:/tmp/site python3 -c "from search.datasets import default_data_
 from search.datasets.demo_text_encoder import ensure_demo_text_encoder
 ensure_demo_dataset('demo-defects'); ensure_demo_text_encoder(default_data_root())" >/tmp/demo_data.log 2>&1 &
 cd /tmp/mmcv-2.0.1 || exit 1
-step mmcv_build 390 env MMCV_WITH_OPS=1 FORCE_CUDA=1 TORCH_CUDA_ARCH_LIST="$arch" MAX_JOBS="$(nproc)" \
+step mmcv_build 300 env MMCV_WITH_OPS=1 FORCE_CUDA=1 TORCH_CUDA_ARCH_LIST="$arch" MAX_JOBS="$(nproc)" \
     python3 setup.py build_ext --inplace || exit 1
 cd "$REPO" || exit 1
 wait; echo "[gpu_check] demo data:"; tail -n 5 /tmp/demo_data.log
@@ -50,7 +52,7 @@ kept, keep = nms(boxes, torch.tensor([0.9, 0.8, 0.7], device='cuda'), 0.5)
 assert keep.is_cuda and keep.tolist() == [0, 2], keep
 print('mmcv CUDA nms ok on', torch.cuda.get_device_name(0))" || exit 1
 
-step trial 200 python3 benchmarks/trial_on_device.py --size s --image-size 640 --epochs 3 --batch-size 16
-step fps_repeatability 90 python3 benchmarks/fps_repeatability.py --size s --image-size 640 --repeats 10
-step train_throughput 120 python3 benchmarks/train_throughput.py --size s --image-size 640 --batch-size 16
+[[ $STEPS == *" trial "* ]] && step trial 200 python3 benchmarks/trial_on_device.py --size s --image-size 640 --epochs 3 --batch-size 16
+[[ $STEPS == *" fps_repeatability "* ]] && step fps_repeatability 90 python3 benchmarks/fps_repeatability.py --size s --image-size 640 --repeats 10
+[[ $STEPS == *" train_throughput "* ]] && step train_throughput 120 python3 benchmarks/train_throughput.py --size s --image-size 640 --batch-size 16
 ls "$OUT"
