@@ -22,7 +22,7 @@ SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSW|API_?KEY|ACCESS_KEY|PRIVATE_KEY|CR
 MIN_SECRET_LENGTH = 6
 """Shorter values ("1", "true") would mask ordinary text everywhere and protect nothing."""
 _URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^/\s:@]+:)[^/\s@]+@", re.IGNORECASE)
-_QUERY_SECRET = re.compile(r"([?&](?:[a-z_]*token|[a-z_]*key|password|sig|signature)=)[^&\s]+", re.IGNORECASE)
+_QUERY_SECRET = re.compile(r"([?&][a-z_-]*(?:token|key|password|secret|sig|signature)=)[^&\s]+", re.IGNORECASE)
 
 
 def secret_values(environ: Mapping[str, str] | None = None) -> list[str]:

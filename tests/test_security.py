@@ -1,0 +1,97 @@
+"""Security defaults: secrets are masked in what worldtune logs and prints, a password in the MLflow
+URI moves to MLflow's credential variables, and the MLflow UI command worldtune prints serves on
+127.0.0.1 only. (The dashboard of a running search, and secrets across a whole search's output,
+logs and stores: tests/test_faults_mlflow.py.)"""
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from search.plan import Cluster, make_plan
+from search.redact import MASK, credentials_to_environment, redact
+from search.space import load_space
+from search.summary import format_closing
+
+def listening_hosts(port: int) -> set[str]:
+    """The local addresses a TCP port listens on, from Linux's /proc/net/tcp{,6} (state 0A)."""
+    hosts = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.split(":")
+            if state == "0A" and int(hex_port, 16) == port:
+                raw = bytes.fromhex(address)
+                words = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))  # little-endian words
+                hosts.add(str(ipaddress.ip_address(words)))
+    return hosts
+
+
+ENV = {"HF_TOKEN": "hf_abcdef123456", "DB_PASSWORD": "hunter2hunter2", "MY_API_KEY": "k-998877",
+       "PATH_LIKE": "not-a-secret-value", "SHORT_TOKEN": "1"}
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("https://bob:s3cr3t@mlflow.example.com/x", f"https://bob:{MASK}@mlflow.example.com/x"),
+    ("postgresql://me:pa55@db:5432/mlflow", f"postgresql://me:{MASK}@db:5432/mlflow"),
+    ("s3://bucket/k?X-Amz-Signature=abc123&x=1", f"s3://bucket/k?X-Amz-Signature={MASK}&x=1"),
+    ("https://h/p?token=abc&sig=def&keep=1", f"https://h/p?token={MASK}&sig={MASK}&keep=1"),
+    ("loading with hf_abcdef123456 and hunter2hunter2", f"loading with {MASK} and {MASK}"),
+    ("key k-998877 here", f"key {MASK} here"),
+    ("not-a-secret-value stays, and so does 1", "not-a-secret-value stays, and so does 1"),
+    ("http://127.0.0.1:5000 has no password", "http://127.0.0.1:5000 has no password"),
+])
+def test_redact_masks_url_passwords_secret_query_values_and_secret_environment_values(text: str,
+                                                                                    expected: str) -> None:
+    assert redact(text, ENV) == expected
+
+
+def test_a_password_in_the_mlflow_uri_moves_to_mlflows_credential_variables(monkeypatch) -> None:
+    monkeypatch.delenv("MLFLOW_TRACKING_USERNAME", raising=False)
+    monkeypatch.delenv("MLFLOW_TRACKING_PASSWORD", raising=False)
+    assert credentials_to_environment("https://bob:s3cr3t@mlflow.example.com:8443/p") == \
+        "https://mlflow.example.com:8443/p"
+    assert (os.environ["MLFLOW_TRACKING_USERNAME"], os.environ["MLFLOW_TRACKING_PASSWORD"]) == ("bob", "s3cr3t")
+    assert credentials_to_environment("sqlite:////tmp/x.db") == "sqlite:////tmp/x.db"
+    assert "s3cr3t" not in redact("login s3cr3t"), "the moved password is then masked like any secret"
+
+
+def _printed_mlflow_ui_command(folder: Path, clip: Path) -> list[str]:
+    space = folder / "space.yaml"
+    space.write_text(json.dumps({"datasets": ["demo-defects"], "model": {"text_encoder": str(clip)},
+                                 "storage": {"root": str(folder / "runs")}}))
+    plan = make_plan(load_space(space), Cluster(cpus=2, gpus=0), "sec-1")
+    (line,) = [l for l in format_closing(plan, [], None).splitlines() if "mlflow ui" in l]
+    command = shlex.split(line.split("#")[0])
+    return [sys.executable, "-m", "mlflow", *command[1:]]
+
+
+def test_the_printed_mlflow_ui_command_serves_on_localhost_only(tmp_path: Path, tiny_clip_path: Path,
+                                                               small_demo_root: Path, monkeypatch) -> None:
+    monkeypatch.setenv("WORLDTUNE_DATA_DIR", str(small_demo_root))
+    command = _printed_mlflow_ui_command(tmp_path, tiny_clip_path)
+    assert "--host" not in command, "worldtune relies on MLflow's default host"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    ui = subprocess.Popen(command + ["--port", str(port)], cwd=tmp_path, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        hosts: set[str] = set()
+        deadline = time.monotonic() + 120
+        while not hosts and time.monotonic() < deadline and ui.poll() is None:
+            time.sleep(0.5)
+            hosts = listening_hosts(port)
+        assert hosts == {"127.0.0.1"}
+    finally:
+        os.killpg(ui.pid, signal.SIGTERM)
+        ui.wait(timeout=60)
