@@ -137,10 +137,10 @@ class TrialRuns(tune.Callback):
             if run_id is None:
                 run_id = client.create_run(self.experiment_id, run_name=f"trial {trial_id}",
                                            tags=tags | {STATUS_TAG: "running"}).info.run_id
-                client.log_batch(run_id, params=[Param(k, _param(v)) for k, v in config.items()])
-                logged: set[int] = set()
-            else:
-                logged = {m.step for m in client.get_metric_history(run_id, EPOCH_METRIC)}
+            # Also for a run found again: its params may have been lost with an outage or a crash
+            # right after it was created (logging the same values twice is allowed).
+            client.log_batch(run_id, params=[Param(k, _param(v)) for k, v in config.items()])
+            logged = {m.step for m in client.get_metric_history(run_id, EPOCH_METRIC)}
             self._runs[trial_id], self._epochs[trial_id] = run_id, logged
         return self._runs[trial_id]
 
@@ -159,7 +159,8 @@ class TrialRuns(tune.Callback):
             steps.add(step)
             now = int(report.get("timestamp", time.time()) * 1000)
             metrics += [Metric(k, v, now, step) for k, v in numeric_metrics(report).items()]
-        client.log_batch(run_id, metrics=metrics)
+        if metrics:
+            client.log_batch(run_id, metrics=metrics)
         logged |= steps
 
     def on_step_end(self, iteration: int, trials: list, **info) -> None:
