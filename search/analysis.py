@@ -3,21 +3,28 @@
 Computed once, when every study has ended (the advisor's cross-domain check and the comparison
 need all datasets), from the trials' MLflow child runs (search/histories.py), then logged on each
 study's parent run under `analysis/`: `advice.md`, `impact.md` and `comparison.md` (the same
-text the closing summary prints), plus the metric `advisor_findings`.
+text the closing summary prints), plus the metric `advisor_findings`. The writes go through the
+search's MLflow outbox: if MLflow is away at the end, the summary is still printed, the curves
+the advisor judges are missing (it says so) and the files wait for MLflow like the front does.
 """
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mlflow.entities import Metric
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from search.advisor import Advice, advise, format_advice
-from search.histories import load_histories
+from search.histories import TrialHistory, load_histories
 from search.impact import format_impact, impact_matrix
+from search.mlflow_outbox import outbox_for
 from search.plan import SearchPlan
+from search.redact import credentials_to_environment
 from search.report import comparison
+from search.study import MLFLOW_WAIT_S
 from search.summary import StudyReport
 from search.tracking import DATASET_TAG, SEARCH_TAG, experiment_id, find_run
 
@@ -34,12 +41,21 @@ class SearchAnalysis:
     findings: list[Advice]
 
 
+def _histories(client: MlflowClient, report: StudyReport, accuracy: str) -> list[TrialHistory]:
+    """The study's trial histories; without curves (outcomes only) while MLflow cannot be read."""
+    try:
+        return load_histories(client, report.outcomes, report.run_ids, accuracy)
+    except MlflowException as error:
+        print(f"[worldtune] {report.dataset}: the advisor runs without per-epoch curves, MLflow cannot be "
+              f"read ({str(error).splitlines()[0][:200]})", file=sys.stderr, flush=True)
+        return [TrialHistory(outcome) for outcome in report.outcomes]
+
+
 def analyse(plan: SearchPlan, reports: Sequence[StudyReport]) -> SearchAnalysis:
     """Everything the closing summary adds to the fronts, logged on the parent runs too."""
-    client = MlflowClient(plan.mlflow_uri)
+    outbox = outbox_for(credentials_to_environment(plan.mlflow_uri))
     objectives = plan.space.spec.objectives
-    histories = {report.dataset: load_histories(client, report.outcomes, report.run_ids, objectives.accuracy)
-                 for report in reports}
+    histories = {report.dataset: _histories(outbox.client, report, objectives.accuracy) for report in reports}
     findings = advise(histories, objectives)
     analysis = SearchAnalysis(
         advice={name: format_advice(name, findings, len(trials)) for name, trials in histories.items()},
@@ -47,7 +63,8 @@ def analyse(plan: SearchPlan, reports: Sequence[StudyReport]) -> SearchAnalysis:
                                           objectives)
                 for study, report in zip(plan.studies, reports)},
         comparison=comparison(histories, objectives), findings=findings)
-    publish_analysis(client, plan, analysis)
+    outbox.send(f"the analysis of search {plan.search_id}", lambda client: publish_analysis(client, plan, analysis))
+    outbox.drain(MLFLOW_WAIT_S)
     return analysis
 
 

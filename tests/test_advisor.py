@@ -124,3 +124,15 @@ def test_cross_domain_needs_the_same_settings_and_a_large_gap(store: tuple[Mlflo
         "same-close": ([0.2, 0.4 * CROSS_DOMAIN_RATIO + 0.01], [2, 1], GOOD | {"fps": 40.0}, SETTINGS, "finished"),
         "other-far": ([0.02, 0.02], [2, 1], GOOD | {"fps": 40.0}, SETTINGS | {"lr": 1e-4}, "finished")})
     assert advise({"a": a, "b": b}, ObjectivesSpec()) == []
+
+
+def test_an_unreachable_mlflow_leaves_the_advisor_the_outcomes_only(capsys: pytest.CaptureFixture) -> None:
+    from search.analysis import _histories
+    from search.summary import StudyReport
+
+    report = StudyReport.build("ct", [Outcome("t1", "finished", 0.3, 12.0, values=SETTINGS)], OBJECTIVES,
+                               {"t1": "0123456789abcdef"})
+    (history,) = _histories(MlflowClient("http://127.0.0.1:9"), report, "map")  # nothing listens on port 9
+    assert history.outcome.trial_id == "t1" and history.accuracy == [] and history.last == {}
+    assert "without per-epoch curves, MLflow cannot be read" in capsys.readouterr().err
+    assert [a.failure for a in advise({"ct": [history]}, OBJECTIVES)] == ["speed target missed"]
