@@ -9,6 +9,7 @@ keeps the front next to the Tune experiment.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from pathlib import Path
 
 from mlflow.exceptions import MlflowException
@@ -17,7 +18,7 @@ from ray import tune
 
 from search.errors import WorldtuneError
 from search.front import Outcome
-from search.mlflow_outbox import Outbox, outbox_for
+from search.mlflow_outbox import outbox_for
 from search.plan import SearchPlan, StudyPlan
 from search.publish import publish_study, write_files
 from search.redact import credentials_to_environment, redact
@@ -65,23 +66,26 @@ def _open_parent(plan: SearchPlan, study: StudyPlan, uri: str) -> tuple[str, str
                                     f"--mlflow-uri (default: a SQLite file in the results folder)")) from None
 
 
+def _counted(items: list[str]) -> str:
+    """'a; b (x3)': each distinct item once, with how often it occurs."""
+    return "; ".join(item if n == 1 else f"{item} (x{n})" for item, n in Counter(items).items())
+
+
 def _report_gap(plan: SearchPlan, study: StudyPlan, report: StudyReport, unsent: list[str], why: str) -> None:
     """MLflow did not come back in time: say what it lacks and where the results are instead."""
     folder = study.experiment_dir / "pareto"
     write_files(report, folder, list(study.space.parameters), plan.space.spec.objectives,
                 title=f"{plan.space.name} / {study.name} ({plan.search_id})")
     print(redact(f"[worldtune] MLflow gap in study {study.name}: {plan.mlflow_uri} is unreachable ({why}); "
-                 f"{len(unsent)} write(s) not logged: {'; '.join(unsent)}. Nothing is lost: every trial is in "
+                 f"{len(unsent)} write(s) not logged ({_counted(unsent)}). Nothing is lost: every trial is in "
                  f"the Tune experiment {study.experiment_dir}, the front in {folder}, the Optuna study in "
                  f"sqlite:///{study.optuna_db}."), flush=True)
 
 
-def _run_ids(outbox: Outbox, experiment: str, parent: str) -> dict[str, str]:
-    """trial id -> child run, once the trials' queued writes are in (empty while MLflow is down)."""
-    if outbox.drain(MLFLOW_WAIT_S):
-        return {}
+def _run_ids(client: MlflowClient, experiment: str, parent: str) -> dict[str, str]:
+    """trial id -> child run (empty if MLflow went away just now: the front does without)."""
     try:
-        return child_runs(outbox.client, experiment, parent)
+        return child_runs(client, experiment, parent)
     except MlflowException:
         return {}
 
@@ -100,12 +104,13 @@ def run_study(plan: SearchPlan, study: StudyPlan, *, resume: bool, verbose: int 
         tuner = make_tuner(plan, study, [callback], verbose=verbose)
     results = tuner.fit()
     outbox = outbox_for(uri)
+    reachable = not outbox.drain(MLFLOW_WAIT_S)  # the trials' writes first: the front lists their runs
     report = StudyReport.build(study.name, outcomes_of(results, objectives.accuracy, objectives.speed),
-                               objectives, _run_ids(outbox, experiment, parent))
+                               objectives, _run_ids(outbox.client, experiment, parent) if reachable else {})
     outbox.send(f"the front of study {study.name}",
                 lambda client: publish_study(client, parent, report, list(study.space.parameters), objectives,
                                              title=f"{plan.space.name} / {study.name} ({plan.search_id})"))
-    unsent = outbox.drain(MLFLOW_WAIT_S)
+    unsent = outbox.drain(MLFLOW_WAIT_S if reachable else 0.0)
     if unsent:
         _report_gap(plan, study, report, unsent, outbox.last_error)
     return report
