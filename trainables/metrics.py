@@ -38,11 +38,12 @@ class DetectionCocoMetric(CocoMetric):
 
     default_prefix = "coco"
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, *, collect_dir: str | None = None, **kwargs) -> None:
         kwargs.setdefault("metric", "bbox")
         if kwargs["metric"] != "bbox":
             raise ValueError(f"DetectionCocoMetric evaluates boxes only, got metric={kwargs['metric']!r}")
         super().__init__(**kwargs)
+        self.collect_dir = collect_dir  # mmengine's BaseMetric takes it; mmdet's CocoMetric does not pass it on
 
     def _detections(self, results: list) -> list[dict]:
         detections = []

@@ -70,8 +70,12 @@ def training_recipe(schedule: Schedule, *, optimizer_constructor: str, paramwise
                        dynamic_intervals=[(close_at, 1)]),
         val_cfg=dict(type="ValLoop"),
         test_cfg=dict(type="TestLoop"),
-        val_evaluator=dict(type="DetectionCocoMetric", ann_file=val_ann_file),
-        test_evaluator=dict(type="DetectionCocoMetric", ann_file=val_ann_file),
+        # Ranks hand their results to rank 0 through files; by default in a folder relative to
+        # each worker's working directory, which differs between nodes: use the (shared) work dir.
+        val_evaluator=dict(type="DetectionCocoMetric", ann_file=val_ann_file,
+                           collect_dir=f"{work_dir}/.dist_results"),
+        test_evaluator=dict(type="DetectionCocoMetric", ann_file=val_ann_file,
+                            collect_dir=f"{work_dir}/.dist_results"),
         log_processor=dict(type="LogProcessor", window_size=log_interval, by_epoch=True),
         log_level="INFO",
         load_from=None,
