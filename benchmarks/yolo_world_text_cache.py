@@ -3,7 +3,8 @@
 The official code runs the frozen CLIP text tower on every step for B images x N
 class texts; worldtune encodes each distinct text once (exact). This times full
 training steps (forward, loss, backward, optimizer) both ways on the same batch,
-alternating between the two models so that other load on the machine hits both:
+alternating between the two models so that other load on the machine hits both, and
+writes the figures with the machine to benchmarks/results/yolo_world_text_cache.md:
 
     .venv/bin/python benchmarks/yolo_world_text_cache.py [--clip PATH] [--texts 6 80]
 
@@ -25,6 +26,7 @@ import torch
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.machine import write_report  # noqa: E402
 from search.datasets.demo_text_encoder import write_clip_text_model  # noqa: E402
 from trainables.yolo_world.models import build_model, model_config  # noqa: E402
 
@@ -83,12 +85,14 @@ def main() -> None:
         clip = args.clip or str(write_clip_text_model(
             Path(tmp), hidden_size=512, num_layers=12, num_heads=8, intermediate_size=2048,
             projection_dim=512, vocab_size=49408))
-        print(f"batch {args.batch_size} x {args.size} px, {args.threads} threads, "
-              f"median of {args.steps} steps, text tower {args.clip or 'CLIP-base-sized (random)'}")
+        rows = []
         for n in args.texts:
             plain, cached = compare(clip, n, args.batch_size, args.size, args.steps)
-            print(f"{n:3d} texts/image: {plain:.3f} s/step without cache, {cached:.3f} s/step "
-                  f"with cache, {plain / cached:.1f}x faster")
+            rows.append((n, f"{plain:.3f}", f"{cached:.3f}", f"{plain / cached:.1f}x"))
+    setup = (f"tiny YOLO-World, batch {args.batch_size} x {args.size} px, {args.threads} threads, median of "
+             f"{args.steps} interleaved training steps, text tower {args.clip or 'CLIP-base-sized (random weights)'}")
+    print(write_report("yolo_world_text_cache", "Text-embedding cache: training-step time", setup,
+                       ("texts per image", "s/step without cache", "s/step with cache", "speed-up"), rows))
 
 
 if __name__ == "__main__":
