@@ -1,0 +1,88 @@
+"""A Train worker process killed (SIGKILL) mid-trial, on a real local Ray: the controller sees
+the dead worker, starts a new worker group, the new worker resumes from the last reported
+checkpoint, and the trial finishes with every epoch reported exactly once."""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ray = pytest.importorskip("ray")
+from ray import tune  # noqa: E402
+
+from trainables.configs.yolo_world import build_trial_config  # noqa: E402
+from trainables.dataset_files import DatasetFiles  # noqa: E402
+from trainables.driver import TrialResources, make_trainable  # noqa: E402
+from trainables.params import TrialParams  # noqa: E402
+from test_search_run import FAST  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def local_ray() -> Iterator[None]:
+    ray.init(num_cpus=2, include_dashboard=False, configure_logging=False)
+    yield
+    ray.shutdown()
+
+
+def _train_workers() -> list[int]:
+    """Pids of this test's Ray Train workers: descendants of this process (the local cluster's
+    processes are) whose command line names RayTrainWorker; read from Linux's /proc."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(stat.parent.name))
+    found, stack = [], [os.getpid()]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            stack.append(child)
+            try:
+                if b"RayTrainWorker" in Path(f"/proc/{child}/cmdline").read_bytes():
+                    found.append(child)
+            except OSError:
+                continue
+    return found
+
+
+def _kill_after_first_epoch(experiment: Path, killed: list[int], deadline_s: float = 300) -> None:
+    """SIGKILL the Train worker once Tune has the first epoch's result (so its checkpoint is the
+    run's latest): mid-trial."""
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline and not any(p.stat().st_size for p in experiment.glob("*/result.json")):
+        time.sleep(0.2)
+    for pid in _train_workers():
+        os.kill(pid, signal.SIGKILL)
+        killed.append(pid)
+
+
+def test_a_killed_train_worker_resumes_from_its_checkpoint_and_the_trial_finishes(
+        local_ray, small_demo_root: Path, tiny_clip_path: Path, tmp_path: Path) -> None:
+    data = DatasetFiles.standard("demo-defects", small_demo_root / "demo-defects")
+
+    def build(values: dict, work_dir: str) -> dict:
+        return build_trial_config(TrialParams.from_dict(values), data, work_dir, num_data_workers=0)
+
+    storage = tmp_path / "train_runs"
+    killed: list[int] = []
+    killer = threading.Thread(target=_kill_after_first_epoch, args=(tmp_path / "killed", killed), daemon=True)
+    killer.start()
+    tuner = tune.Tuner(make_trainable(build, TrialResources(workers=1), storage, max_failures=1),
+                       param_space=FAST | dict(text_encoder=str(tiny_clip_path), epochs=3, close_mosaic_epochs=0,
+                                               lr=1e-3),
+                       run_config=tune.RunConfig(name="killed", storage_path=str(tmp_path), verbose=0))
+    (result,) = tuner.fit()
+    killer.join(timeout=5)
+    assert len(killed) == 1, f"expected to kill one Train worker, killed {killed}"
+    assert result.error is None, "the worker group restarted; the trial did not fail"
+    assert result.metrics_dataframe["epoch"].tolist() == [1, 2, 3], "every epoch once, none repeated"
+    assert result.metrics["finished_budget"] is True and result.metrics["fps"] > 0
+    logs = "".join(p.read_text(errors="replace") for p in storage.rglob("*.log"))
+    assert re.search(r"resumed epoch: [12],", logs), "the new worker continued from a reported checkpoint"
