@@ -22,14 +22,15 @@ from search.redact import MASK, credentials_to_environment, redact
 from search.space import load_space
 from search.summary import format_closing
 
-def listening_hosts(port: int) -> set[str]:
-    """The local addresses a TCP port listens on, from Linux's /proc/net/tcp{,6} (state 0A)."""
+def listening_hosts(port: int, states: tuple[str, ...] = ("0A",)) -> set[str]:
+    """The local addresses a TCP port listens on, from Linux's /proc/net/tcp{,6} (state 0A;
+    add 07 for a socket bound but not yet listening)."""
     hosts = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         for line in Path(table).read_text().splitlines()[1:]:
             local, state = line.split()[1], line.split()[3]
             address, hex_port = local.split(":")
-            if state == "0A" and int(hex_port, 16) == port:
+            if state in states and int(hex_port, 16) == port:
                 raw = bytes.fromhex(address)
                 words = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))  # little-endian words
                 hosts.add(str(ipaddress.ip_address(words)))
@@ -83,15 +84,18 @@ def test_the_printed_mlflow_ui_command_serves_on_localhost_only(tmp_path: Path, 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    ui = subprocess.Popen(command + ["--port", str(port)], cwd=tmp_path, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL, start_new_session=True)
+    log = tmp_path / "ui.log"
+    with log.open("w") as stream:
+        ui = subprocess.Popen(command + ["--port", str(port)], cwd=tmp_path, stdout=stream, stderr=stream,
+                              start_new_session=True)
     try:
         hosts: set[str] = set()
         deadline = time.monotonic() + 120
         while not hosts and time.monotonic() < deadline and ui.poll() is None:
             time.sleep(0.5)
-            hosts = listening_hosts(port)
-        assert hosts == {"127.0.0.1"}
+            # uvicorn's parent binds the socket, its worker processes listen on it once started
+            hosts = listening_hosts(port, states=("0A", "07"))
+        assert hosts == {"127.0.0.1"}, log.read_text()[-2000:]
     finally:
         os.killpg(ui.pid, signal.SIGTERM)
         ui.wait(timeout=60)
