@@ -52,7 +52,8 @@ def test_importance_and_effects_find_the_parameters_that_drive_each_objective() 
     assert rows["use_bn_head"].effect_accuracy.startswith("on vs off: +")
     on = [o.accuracy for o in outcomes if o.values["use_bn_head"]]
     off = [o.accuracy for o in outcomes if not o.values["use_bn_head"]]
-    assert rows["use_bn_head"].effect_accuracy == f"on vs off: {(sum(on) / len(on) - sum(off) / len(off)) * 100:+.1f} pts"
+    difference = (sum(on) / len(on) - sum(off) / len(off)) * 100
+    assert rows["use_bn_head"].effect_accuracy == f"on vs off: {difference:+.1f} pts"
     assert rows["frozen_stages"].effect_speed.startswith("upper half vs lower half (median 1): -")
     assert rows["neck_num_heads"].effect_accuracy.startswith("[4, 8, 16] vs [1, 2, 4]: +")
     assert rows["lr"].effect_accuracy.startswith("upper half vs lower half") and ": +" in rows["lr"].effect_accuracy
