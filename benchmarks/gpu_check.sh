@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # The GPU checks of a trial, in one run on a bare GPU machine (the lent device machine):
 # mmcv 2.0.1 built with its CUDA ops, then one size-S trial through Ray Tune + Ray Train (NCCL),
-# the FPS repeatability and the training throughput of YOLO-World against YOLOv8 on that card.
+# the FPS repeatability and the training throughput of YOLO-World against YOLOv8 on that card,
+# with the costliest CUDA operators of each (train_profile; its log holds the tables).
 #
 # usage: bash benchmarks/gpu_check.sh BUNDLE OUT [STEP...]
 #   BUNDLE: made by shared/tools/device_bundle.sh (Ray, OpenMMLab, pycocotools wheels, mmcv source)
 #   OUT:    where the logs and the benchmarks/results/*_gpu.md of this run are copied
-#   STEP:   trial, fps_repeatability, train_throughput (default: all three, in that order)
+#   STEP:   trial, fps_repeatability, train_throughput, train_profile (default: all, in that order)
 # Steps are time-boxed so the whole run stays inside one 10-minute device call; each step's log
 # goes to OUT as soon as it ends, so a timeout still leaves the finished steps' figures.
 set -uo pipefail
 BUNDLE=$(realpath "${1:?usage: gpu_check.sh BUNDLE OUT}"); OUT=$(realpath "${2:?usage: gpu_check.sh BUNDLE OUT}")
-shift 2; STEPS=" ${*:-trial fps_repeatability train_throughput} "
+shift 2; STEPS=" ${*:-trial fps_repeatability train_throughput train_profile} "
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1
 
@@ -55,4 +56,5 @@ print('mmcv CUDA nms ok on', torch.cuda.get_device_name(0))" || exit 1
 [[ $STEPS == *" trial "* ]] && step trial 200 python3 benchmarks/trial_on_device.py --size s --image-size 640 --epochs 3 --batch-size 16
 [[ $STEPS == *" fps_repeatability "* ]] && step fps_repeatability 90 python3 benchmarks/fps_repeatability.py --size s --image-size 640 --repeats 10
 [[ $STEPS == *" train_throughput "* ]] && step train_throughput 120 python3 benchmarks/train_throughput.py --size s --image-size 640 --batch-size 16
+[[ $STEPS == *" train_profile "* ]] && step train_profile 150 python3 benchmarks/train_throughput.py --size s --image-size 640 --batch-size 16 --profile-iters 5
 ls "$OUT"
