@@ -33,6 +33,7 @@ EPOCH_METRIC = "epoch"
 """Logged with every epoch's report: its steps are the epochs a child run already has."""
 FAILED_STATUSES = ("error", "diverged")
 ERROR_TAG_CHARS = 5000
+ENDED_RUN_STATUSES = ("FINISHED", "FAILED", "KILLED")
 
 
 def experiment_id(client: MlflowClient, name: str, artifacts: Path) -> str:
@@ -112,7 +113,9 @@ class TrialRuns(tune.Callback):
     Every write goes through the URI's `Outbox`, so an MLflow outage queues them instead of
     failing the search. Each epoch is logged once, at step = epoch: epochs a run already has are
     skipped, and epochs it lacks are filled in from the checkpoint's history (a report that died
-    with a killed driver, or a run found again after `--resume`).
+    with a killed driver, or a run found again after `--resume`). At the end, trials that had ended
+    before this driver started (a resumed search) are written again where MLflow lacks their end:
+    a driver killed while MLflow was away took their queued writes with it.
     """
 
     def __init__(self, *, tracking_uri: str, experiment_id: str, parent_run_id: str, accuracy: str,
@@ -121,9 +124,10 @@ class TrialRuns(tune.Callback):
         self.accuracy, self.speed = accuracy, speed
         self._runs: dict[str, str] = {}
         self._epochs: dict[str, set[int]] = {}
+        self._ended: set[str] = set()
 
     def __getstate__(self) -> dict[str, Any]:  # Tune pickles callbacks with the experiment
-        return self.__dict__ | {"_runs": {}, "_epochs": {}}
+        return self.__dict__ | {"_runs": {}, "_epochs": {}, "_ended": set()}
 
     @property
     def outbox(self) -> Outbox:
@@ -186,14 +190,29 @@ class TrialRuns(tune.Callback):
             if trial.error_file:
                 tags.append(RunTag("error_file", trial.error_file))
         status = RunStatus.to_string(RunStatus.FAILED if result.status in FAILED_STATUSES else RunStatus.FINISHED)
-        self._send("end", trial, lambda client, run_id: (client.log_batch(run_id, tags=tags),
-                                                         client.set_terminated(run_id, status)))
+
+        def end(client: MlflowClient, run_id: str) -> None:
+            if client.get_run(run_id).info.status in ENDED_RUN_STATUSES:
+                return  # written by the driver before a resume: keep its end time
+            client.log_batch(run_id, tags=tags)
+            client.set_terminated(run_id, status)
+
+        self._ended.add(trial.trial_id)
+        self._send("end", trial, end)
 
     def on_trial_complete(self, iteration: int, trials: list, trial: tune.experiment.Trial, **info) -> None:
         self._finish(trial, errored=False)
 
     def on_trial_error(self, iteration: int, trials: list, trial: tune.experiment.Trial, **info) -> None:
         self._finish(trial, errored=True)
+
+    def on_experiment_end(self, trials: list, **info) -> None:
+        ended_before = [trial for trial in trials if trial.trial_id not in self._ended
+                        and trial.status in (tune.experiment.Trial.TERMINATED, tune.experiment.Trial.ERROR)]
+        for trial in ended_before:
+            if trial.last_result:
+                self.on_trial_result(0, trials, trial, trial.last_result)
+            self._finish(trial, errored=trial.status == tune.experiment.Trial.ERROR)
 
 
 def child_runs(client: MlflowClient, experiment: str, parent_run_id: str) -> dict[str, str]:

@@ -93,24 +93,29 @@ def _wait(condition, timeout_s: float, what: str, process: subprocess.Popen) -> 
         time.sleep(0.5)
 
 
-def _epochs_logged(server: MlflowServer) -> int:
+def _epochs_logged(server: MlflowServer, space: str = "outage") -> int:
     client = MlflowClient(server.url)
-    experiment = client.get_experiment_by_name(EXPERIMENT_PREFIX + "outage")
+    experiment = client.get_experiment_by_name(EXPERIMENT_PREFIX + space)
     if experiment is None:
         return 0
     runs = client.search_runs([experiment.experiment_id])
     return sum(len(client.get_metric_history(r.info.run_id, "map")) for r in runs if TRIAL_TAG in r.data.tags)
 
 
-def _a_trial_finished(train_storage: Path, epochs: int) -> bool:
-    """Whether a trial's last checkpoint holds all its epochs (read from disk: MLflow is down)."""
+def _epochs_on_disk(train_storage: Path) -> dict[str, int]:
+    """Trial id -> the epochs its latest checkpoint holds (read from disk: MLflow is down)."""
+    epochs: dict[str, int] = {}
     for history in train_storage.rglob(HISTORY_FILE):
+        trial = history.parent.parent.name  # <trial id>/checkpoint_<time>/history.json
         try:
-            if len(json.loads(history.read_text())) == epochs:
-                return True
+            epochs[trial] = max(epochs.get(trial, 0), len(json.loads(history.read_text())))
         except (OSError, json.JSONDecodeError):  # being copied into storage right now
             continue
-    return False
+    return epochs
+
+
+def _a_trial_finished(train_storage: Path, epochs: int) -> bool:
+    return epochs in _epochs_on_disk(train_storage).values()
 
 
 def _dashboard_hosts(stdout: Path) -> set[str]:
@@ -247,3 +252,53 @@ def test_a_study_that_ends_while_mlflow_is_down_reports_the_gap_and_keeps_the_fr
     assert "metrics of trial a (x2); end of trial a" in printed and URI_PASSWORD not in printed
     assert {p.name for p in (study.experiment_dir / "pareto").iterdir()} == {"trials.json", "front.csv",
                                                                             "front.png"}
+
+
+def test_a_driver_killed_while_mlflow_is_down_loses_nothing_once_resumed(
+        small_demo_root: Path, tiny_clip_path: Path, tmp_path: Path) -> None:
+    """Both faults at once: the driver dies with MLflow writes queued (the finished trial's last
+    epochs and end, the second trial's run). `--resume` with MLflow back writes them: every trial
+    and every epoch once, consistent with the Optuna study."""
+    (tmp_path / "mlflow").mkdir()
+    server = MlflowServer(tmp_path / "mlflow")
+    server.start()
+    space = write_space(tmp_path, "killed-in-outage", tiny_clip_path, epochs=3, trials=2, max_concurrent=1)
+    settings = json.loads(space.read_text())
+    settings["storage"]["mlflow_uri"] = server.url
+    space.write_text(json.dumps(settings))
+    command = [sys.executable, str(ROOT / "search" / "run.py"), "--space", str(space)]
+    env = os.environ | {"WORLDTUNE_DATA_DIR": str(small_demo_root)}
+    train = tmp_path / "runs" / "train"
+    driver = subprocess.Popen(command, cwd=tmp_path, env=env, start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait(lambda: _epochs_logged(server, "killed-in-outage") >= 1, 300, "the first epoch in MLflow", driver)
+        server.stop()
+        _wait(lambda: sorted(_epochs_on_disk(train).values()) in ([1, 3], [2, 3]), 300,
+              "one trial finished and the next one's first epoch, while MLflow is down", driver)
+    finally:
+        os.killpg(driver.pid, signal.SIGKILL)  # the driver and the local Ray cluster it started
+        driver.wait(timeout=60)
+        server.start()
+    try:
+        client = MlflowClient(server.url)
+        experiment = client.get_experiment_by_name(EXPERIMENT_PREFIX + "killed-in-outage")
+        before = [r for r in client.search_runs([experiment.experiment_id]) if TRIAL_TAG in r.data.tags]
+        assert [len(client.get_metric_history(r.info.run_id, "map")) for r in before] == [1], \
+            "MLflow went away after the first epoch: the rest was only queued when the driver died"
+        resumed = subprocess.run(command + ["--resume"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                                 timeout=600)
+        assert resumed.returncode == 0, resumed.stderr[-4000:]
+        runs = client.search_runs([experiment.experiment_id])
+        children = [r for r in runs if TRIAL_TAG in r.data.tags]
+        assert len(children) == 2
+        assert {(c.info.status, c.data.tags[STATUS_TAG]) for c in children} == {("FINISHED", "finished")}
+        for child in children:
+            assert [m.step for m in client.get_metric_history(child.info.run_id, "map")] == [1, 2, 3]
+        (db,) = (tmp_path / "runs" / "optuna").glob("*.db")
+        study = optuna.load_study(study_name="demo-defects", storage=f"sqlite:///{db}")
+        assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE] * 2, "no trial was asked twice"
+        assert sorted(tuple(t.values) for t in study.trials) == sorted(
+            (c.data.metrics["map"], c.data.metrics["fps"]) for c in children), "MLflow agrees with Optuna"
+    finally:
+        server.stop()
