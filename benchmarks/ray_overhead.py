@@ -124,7 +124,8 @@ def main() -> None:
     os.environ.setdefault("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "0.2")
     cpus = os.cpu_count() or 1
     data = ensure_demo_dataset(args.dataset)
-    params = TrialParams(size="tiny", text_encoder=str(ensure_demo_text_encoder(default_data_root())), epochs=args.epochs,
+    params = TrialParams(size="tiny", text_encoder=str(ensure_demo_text_encoder(default_data_root())),
+                         epochs=args.epochs,
                          image_size=args.image_size, batch_size=16, close_mosaic_epochs=min(2, args.epochs),
                          warmup_epochs=1, warmup_min_iters=10, lr=1e-3)
     cfg = _with_short_speed_check(build_trial_config(params, data, args.work_dir.absolute(), num_data_workers=0),

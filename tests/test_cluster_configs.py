@@ -86,9 +86,11 @@ def _exposures(config: Any, where: str = "") -> list[str]:
         for rule in config.get("IpPermissions", []):
             cidrs = {r.get("CidrIp") for r in rule.get("IpRanges", [])} | \
                 {r.get("CidrIpv6") for r in rule.get("Ipv6Ranges", [])}
-            if cidrs & WORLD and (rule.get("FromPort"), rule.get("ToPort")) != (22, 22):
-                found.append(f"{where}.IpPermissions: ports {rule.get('FromPort')}-{rule.get('ToPort')} from the internet")
-        if WORLD & set(config.get("sourceRanges", [])) and config.get("allowed") != [{"IPProtocol": "tcp", "ports": ["22"]}]:
+            ports = (rule.get("FromPort"), rule.get("ToPort"))
+            if cidrs & WORLD and ports != (22, 22):
+                found.append(f"{where}.IpPermissions: ports {ports[0]}-{ports[1]} from the internet")
+        ssh_only = [{"IPProtocol": "tcp", "ports": ["22"]}]
+        if WORLD & set(config.get("sourceRanges", [])) and config.get("allowed") != ssh_only:
             found.append(f"{where}.sourceRanges: open to the internet")
         found += [hit for key, value in config.items() for hit in _exposures(value, f"{where}.{key}")]
     elif isinstance(config, list):
@@ -105,7 +107,8 @@ def _exposures(config: Any, where: str = "") -> list[str]:
 def _kubernetes_exposures(file: Path, doc: dict) -> list[str]:
     found = [f"{file.name}: {doc['kind']} {name}" for name in [doc["metadata"]["name"]]
              if doc["kind"] == "Ingress" or doc.get("spec", {}).get("type") in ("LoadBalancer", "NodePort")]
-    head = doc.get("spec", {}).get("headGroupSpec") or doc.get("spec", {}).get("rayClusterSpec", {}).get("headGroupSpec")
+    spec = doc.get("spec", {})
+    head = spec.get("headGroupSpec") or spec.get("rayClusterSpec", {}).get("headGroupSpec")
     if head and head.get("serviceType", "ClusterIP") != "ClusterIP":
         found.append(f"{file.name}: head service {head['serviceType']}")
     text = json.dumps(doc)
@@ -210,7 +213,8 @@ def test_image_recipe_pins_what_the_project_pins() -> None:
 def test_every_config_uses_one_image_that_holds_the_paths_they_run() -> None:
     images = {yaml.safe_load(f.read_text())["docker"]["image"] for f in LAUNCHER}
     images |= {c["image"] for _, doc in _docs() if doc["kind"] == "RayCluster"
-               for t in [doc["spec"]["headGroupSpec"]["template"]] + [g["template"] for g in doc["spec"]["workerGroupSpecs"]]
+               for t in [doc["spec"]["headGroupSpec"]["template"],
+                         *(g["template"] for g in doc["spec"]["workerGroupSpecs"])]
                for c in _containers(t)}
     assert len(images) == 1
     assert "WORKDIR /opt/worldtune" in (CLUSTER / "Dockerfile").read_text()

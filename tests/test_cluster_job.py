@@ -91,9 +91,9 @@ class Browser:
     """Headless Chromium driven over its DevTools protocol (aiohttp's websocket client, which
     Ray's dashboard already depends on): set a cookie, open a page, read its text, screenshot it."""
 
-    FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             "--remote-debugging-port=0", "--window-size=1400,900"]
+             "--remote-debugging-port=0", "--window-size=1400,900")
 
     def __init__(self, binary: Path, profile: Path) -> None:
         self.binary, self.profile, self.calls = binary, profile, 0
@@ -107,7 +107,8 @@ class Browser:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as response:
             (page,) = [t for t in json.load(response) if t["type"] == "page"]
         self.session = self.loop.run_until_complete(self._session())
-        self.socket = self.loop.run_until_complete(self.session.ws_connect(page["webSocketDebuggerUrl"], max_msg_size=0))
+        connect = self.session.ws_connect(page["webSocketDebuggerUrl"], max_msg_size=0)
+        self.socket = self.loop.run_until_complete(connect)
         return self
 
     async def _session(self) -> aiohttp.ClientSession:

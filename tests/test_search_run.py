@@ -18,7 +18,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 from optuna._hypervolume import compute_hypervolume
 
-from search import export, pareto, run
+from search import export, pareto
 from search.front import dominates
 from search.store import EXPERIMENT_PREFIX
 from search.tracking import DATASET_TAG, PARENT_TAG, SEARCH_TAG, STATUS_TAG, TRIAL_TAG
@@ -120,7 +120,8 @@ def test_pareto_cli_and_export_load_back_and_predict(searched: tuple[Path, str, 
     assert "worldtune/four" in printed and "hypervolume" in printed and "comparison" in printed
     assert export.main(["--storage", str(root), "--space", "four", "--out", str(tmp_path)]) == 0
     (folder,) = tmp_path.iterdir()
-    assert {"config.py", "model.pth", "class_texts.json", "metrics.json", "README.md"} <= {p.name for p in folder.iterdir()}
+    expected = {"config.py", "model.pth", "class_texts.json", "metrics.json", "README.md"}
+    assert expected <= {p.name for p in folder.iterdir()}
     # what a user does, in a fresh interpreter that never imports the search package
     check = (f"import sys; from trainables.exported import load_exported, predict\n"
              f"for rep in ({(folder / 'reparameterized').is_dir()}, False):\n"

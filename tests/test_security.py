@@ -71,7 +71,7 @@ def _printed_mlflow_ui_command(folder: Path, clip: Path) -> list[str]:
     space.write_text(json.dumps({"datasets": ["demo-defects"], "model": {"text_encoder": str(clip)},
                                  "storage": {"root": str(folder / "runs")}}))
     plan = make_plan(load_space(space), Cluster(cpus=2, gpus=0), "sec-1")
-    (line,) = [l for l in format_closing(plan, [], None).splitlines() if "mlflow ui" in l]
+    (line,) = [text for text in format_closing(plan, [], None).splitlines() if "mlflow ui" in text]
     command = shlex.split(line.split("#")[0])
     return [sys.executable, "-m", "mlflow", *command[1:]]
 

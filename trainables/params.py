@@ -56,7 +56,8 @@ class TrialParams:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for check in (self._check_types, self._check_choices, self._check_ranges, self._check_neck, self._check_combinations):
+        for check in (self._check_types, self._check_choices, self._check_ranges, self._check_neck,
+                      self._check_combinations):
             check()
 
     # -- checks ------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from mmyolo.models.necks import YOLOv8PAFPN
 from mmyolo.models.utils import make_divisible, make_round
 from mmyolo.registry import MODELS
 
+DEFAULT_BLOCK = dict(type="CSPLayerWithTwoConv")
 DEFAULT_NORM = dict(type="BN", momentum=0.03, eps=0.001)
 DEFAULT_ACT = dict(type="SiLU", inplace=True)
 
@@ -28,7 +29,7 @@ class YOLOWorldPAFPN(YOLOv8PAFPN):
     def __init__(self, in_channels: Sequence[int], out_channels: Sequence[int],
                  guide_channels: int, embed_channels: Sequence[int], num_heads: Sequence[int],
                  deepen_factor: float = 1.0, widen_factor: float = 1.0, num_csp_blocks: int = 3,
-                 freeze_all: bool = False, block_cfg: ConfigType = dict(type="CSPLayerWithTwoConv"),
+                 freeze_all: bool = False, block_cfg: ConfigType = DEFAULT_BLOCK,
                  norm_cfg: ConfigType = DEFAULT_NORM, act_cfg: ConfigType = DEFAULT_ACT,
                  init_cfg: OptMultiConfig = None) -> None:
         for name, values in (("embed_channels", embed_channels), ("num_heads", num_heads)):

@@ -140,7 +140,7 @@ class PrecomputedLanguageBackbone(BaseModule):
         if unknown:
             hints = {t: difflib.get_close_matches(t, list(self.index), n=1) for t in unknown}
             raise KeyError(
-                f"PrecomputedLanguageBackbone: texts with no precomputed embedding: "
+                "PrecomputedLanguageBackbone: texts with no precomputed embedding: "
                 + ", ".join(f"{t!r}" + (f" (did you mean {h[0]!r}?)" if h else "")
                             for t, h in hints.items())
                 + "; regenerate the .npy with export_text_embeddings for these classes")
