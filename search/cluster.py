@@ -24,8 +24,12 @@ class Connection:
     metrics: str | None = None    # where Prometheus/Grafana find Ray's metrics, when this node has them
 
 
-def connect(address: str | None) -> Connection:
-    """Ray, initialised in this process: joined when an address is known, else started locally."""
+def connect(address: str | None, *, worker_logs: bool = False) -> Connection:
+    """Ray, initialised in this process: joined when an address is known, else started locally.
+
+    The trials' stdout and stderr reach this console only with `worker_logs`: each trial keeps its
+    full log in its work dir and on the dashboard, and the search prints a line per epoch instead
+    (`search/progress.py`)."""
     import ray
 
     # Train tears a trial's worker group down after its last health check: poll often (~7 s less
@@ -33,12 +37,12 @@ def connect(address: str | None) -> Connection:
     os.environ.setdefault("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "0.2")
     address = address or os.environ.get("RAY_ADDRESS")
     if address:
-        context = ray.init(address=address, configure_logging=False)
+        context = ray.init(address=address, configure_logging=False, log_to_driver=worker_logs)
     else:
         # The trials import this checkout (trainables/), wherever the command was started from.
         job = ray.job_config.JobConfig(code_search_path=[str(PROJECT_ROOT)])
         context = ray.init(include_dashboard=True, dashboard_host=DASHBOARD_HOST, configure_logging=False,
-                           job_config=job)
+                           log_to_driver=worker_logs, job_config=job)
     url = context.dashboard_url
     if url and not url.startswith("http"):
         url = f"http://{url}"

@@ -239,5 +239,6 @@ def describe(plan: SearchPlan) -> str:
         "  searched:" + "".join(f"\n    {name}: {_format(p)}" for name, p in study.space.parameters.items()),
         f"  fixed: {study.space.fixed}",
         f"  results: {plan.root} (MLflow {plan.mlflow_uri})",
+        f"  trial logs: {study.train_storage.parent}/<dataset>/<trial>/work_dir (--worker-logs prints them too)",
     ]
     return "\n".join(lines + [f"  note: {note}" for note in plan.notes])

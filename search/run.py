@@ -48,6 +48,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--address", help="Ray cluster to join (default: $RAY_ADDRESS, else a local cluster)")
     parser.add_argument("--resume", nargs="?", const="latest", metavar="SEARCH_ID",
                         help="continue an interrupted search (default: the latest of this space)")
+    parser.add_argument("--worker-logs", action="store_true",
+                        help="stream every trial worker's log (mmengine's) to this console; they are always kept "
+                             "in each trial's work dir and on the Ray dashboard")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and check the data; train nothing")
     return parser.parse_args(argv)
 
@@ -110,7 +113,7 @@ def _search(argv: list[str] | None) -> int:
         else:
             from search.cluster import connect
 
-            connection = connect(args.address)
+            connection = connect(args.address, worker_logs=args.worker_logs)
             cluster = connection.cluster
             print(f"[worldtune] Ray: {cluster.cpus:g} CPUs, {cluster.gpus:g} GPUs; dashboard "
                   f"{connection.dashboard_url or '(not available)'}", flush=True)

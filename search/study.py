@@ -20,6 +20,7 @@ from search.errors import WorldtuneError
 from search.front import Outcome
 from search.mlflow_outbox import outbox_for
 from search.plan import SearchPlan, StudyPlan
+from search.progress import EpochProgress
 from search.publish import publish_study, write_files
 from search.redact import credentials_to_environment, redact
 from search.summary import StudyReport
@@ -101,7 +102,8 @@ def run_study(plan: SearchPlan, study: StudyPlan, *, resume: bool, verbose: int 
     else:
         callback = TrialRuns(tracking_uri=uri, experiment_id=experiment, parent_run_id=parent,
                              accuracy=objectives.accuracy, speed=objectives.speed)
-        tuner = make_tuner(plan, study, [callback], verbose=verbose)
+        progress = EpochProgress(study.name, accuracy=objectives.accuracy, speed=objectives.speed)
+        tuner = make_tuner(plan, study, [callback, progress], verbose=verbose)
     results = tuner.fit()
     outbox = outbox_for(uri)
     reachable = not outbox.drain(MLFLOW_WAIT_S)  # the trials' writes first: the front lists their runs

@@ -94,6 +94,20 @@ def test_search_logs_parent_and_child_runs_and_the_front(searched: tuple[Path, s
     assert "| tiny | map " in texts["comparison"] and "| normal | map " in texts["comparison"]
 
 
+def test_console_shows_a_line_per_epoch_and_the_trial_logs_stay_in_their_work_dirs(
+        searched: tuple[Path, str, float]) -> None:
+    root, output, _ = searched
+    trial_dirs = [p for p in (root / "train").glob("*/demo-defects/*") if (p / "work_dir").is_dir()]
+    assert len(trial_dirs) == 4
+    for trial in trial_dirs:
+        lines = [line for line in output.splitlines() if line.startswith(f"[worldtune] demo-defects {trial.name}: ")]
+        assert [line.split(": ")[1] for line in lines] == ["epoch 1/2", "epoch 2/2"], lines
+        assert " map " in lines[-1] and " fps " in lines[-1], lines[-1]
+        logs = "".join(p.read_text() for p in (trial / "work_dir").rglob("*.log"))
+        assert "Config:" in logs and "Epoch(val) [2]" in logs
+    assert "mmengine - " not in output and "RayTrainWorker" not in output, "worker logs stay off the console"
+
+
 def test_front_is_non_dominated_and_agrees_with_optunas_study(searched: tuple[Path, str, float]) -> None:
     root, _, _ = searched
     client = MlflowClient(f"sqlite:///{root / 'mlflow.db'}")

@@ -1,0 +1,47 @@
+"""One console line per trial epoch, written by the search driver.
+
+The trials' own logs (mmengine's config dump, environment, per-iteration lines: some 500 lines a
+trial) stay in each trial's work dir and on the Ray dashboard instead of the console
+(`search/cluster.py` starts Ray with `log_to_driver` off unless `--worker-logs` is given), so
+this is the progress a user sees between Tune's status tables.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ray import tune
+
+from search.tracking import error_text
+
+
+def _number(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def describe_result(result: dict[str, Any], *, accuracy: str, speed: str, epochs: Any) -> str:
+    """`epoch 2/5: map 0.031, train_loss 1.23` (+ the speed after the last epoch, or why it stopped)."""
+    shown = [(key, result[key]) for key in (accuracy, "train_loss", speed) if result.get(key) is not None]
+    text = f"epoch {result.get('epoch', '?')}/{epochs}: " + ", ".join(f"{k} {_number(v)}" for k, v in shown)
+    if result.get("status") == "diverged":
+        text += f"; diverged: {result.get('error', '')}"
+    return text
+
+
+class EpochProgress(tune.Callback):
+    """Tune callback: `[worldtune] <study> <trial>: epoch e/E: ...` per report, and a failed
+    trial's reason (the error's last line; the whole error is in MLflow and Tune's error file)."""
+
+    def __init__(self, study: str, *, accuracy: str, speed: str) -> None:
+        self.study, self.accuracy, self.speed = study, accuracy, speed
+
+    def _say(self, trial: tune.experiment.Trial, text: str) -> None:
+        print(f"[worldtune] {self.study} {trial.trial_id}: {text}", flush=True)
+
+    def on_trial_result(self, iteration: int, trials: list, trial: tune.experiment.Trial, result: dict,
+                        **info) -> None:
+        self._say(trial, describe_result(result, accuracy=self.accuracy, speed=self.speed,
+                                         epochs=trial.config.get("epochs", "?")))
+
+    def on_trial_error(self, iteration: int, trials: list, trial: tune.experiment.Trial, **info) -> None:
+        lines = [line for line in error_text(trial).splitlines() if line.strip()]
+        self._say(trial, f"failed: {lines[-1] if lines else 'see its error file'} ({trial.error_file})")
