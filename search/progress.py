@@ -1,6 +1,6 @@
 """One console line per trial epoch, written by the search driver.
 
-The trials' own logs (mmengine's config dump, environment, per-iteration lines: some 500 lines a
+The trials' own logs (mmengine's config dump, environment, per-iteration lines: some 650 lines a
 trial) stay in each trial's work dir and on the Ray dashboard instead of the console
 (`search/cluster.py` starts Ray with `log_to_driver` off unless `--worker-logs` is given), so
 this is the progress a user sees between Tune's status tables.
