@@ -6,8 +6,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -52,15 +50,21 @@ def _train_workers() -> list[int]:
     return found
 
 
-def _kill_after_first_epoch(experiment: Path, killed: list[int], deadline_s: float = 300) -> None:
-    """SIGKILL the Train worker once Tune has the first epoch's result (so its checkpoint is the
-    run's latest): mid-trial."""
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline and not any(p.stat().st_size for p in experiment.glob("*/result.json")):
-        time.sleep(0.2)
-    for pid in _train_workers():
-        os.kill(pid, signal.SIGKILL)
-        killed.append(pid)
+class _KillTrainWorkersOnFirstResult(tune.Callback):
+    """SIGKILL the Train worker when Tune receives the trial's first epoch: its checkpoint is then
+    the run's latest, registered by the Train controller. Tune's own signal, not a file on disk:
+    the experiment's result.json reaches storage_path only when Tune syncs it, which under load
+    can be after the trial has ended."""
+
+    def __init__(self) -> None:
+        self.killed: list[int] = []
+
+    def on_trial_result(self, iteration: int, trials: list, trial, result: dict, **info) -> None:
+        if self.killed:
+            return
+        for pid in _train_workers():
+            os.kill(pid, signal.SIGKILL)
+            self.killed.append(pid)
 
 
 def test_a_killed_train_worker_resumes_from_its_checkpoint_and_the_trial_finishes(
@@ -71,16 +75,14 @@ def test_a_killed_train_worker_resumes_from_its_checkpoint_and_the_trial_finishe
         return build_trial_config(TrialParams.from_dict(values), data, work_dir, num_data_workers=0)
 
     storage = tmp_path / "train_runs"
-    killed: list[int] = []
-    killer = threading.Thread(target=_kill_after_first_epoch, args=(tmp_path / "killed", killed), daemon=True)
-    killer.start()
+    killer = _KillTrainWorkersOnFirstResult()
     tuner = tune.Tuner(make_trainable(build, TrialResources(workers=1), storage, max_failures=1),
                        param_space=FAST | dict(text_encoder=str(tiny_clip_path), epochs=3, close_mosaic_epochs=0,
                                                lr=1e-3),
-                       run_config=tune.RunConfig(name="killed", storage_path=str(tmp_path), verbose=0))
+                       run_config=tune.RunConfig(name="killed", storage_path=str(tmp_path), verbose=0,
+                                                 callbacks=[killer]))
     (result,) = tuner.fit()
-    killer.join(timeout=5)
-    assert len(killed) == 1, f"expected to kill one Train worker, killed {killed}"
+    assert len(killer.killed) == 1, f"expected to kill one Train worker, killed {killer.killed}"
     assert result.error is None, "the worker group restarted; the trial did not fail"
     assert result.metrics_dataframe["epoch"].tolist() == [1, 2, 3], "every epoch once, none repeated"
     assert result.metrics["finished_budget"] is True and result.metrics["fps"] > 0
