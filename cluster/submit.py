@@ -21,9 +21,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import secrets
 import shlex
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,7 +55,7 @@ def _parse(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                         help="environment variable for the job, e.g. WORLDTUNE_DATA_DIR=/mnt/worldtune/data; "
                         "repeatable")
-    parser.add_argument("--submission-id", help="the job id to use (default: Ray's raysubmit_...)")
+    parser.add_argument("--submission-id", help="the job id to use (default: worldtune_<space>_<random>)")
     parser.add_argument("--no-follow", action="store_true", help="print the job id and return at once")
     return parser.parse_known_args(argv)
 
@@ -94,6 +96,31 @@ def _use_token_if_present() -> None:
         os.environ.setdefault("RAY_AUTH_MODE", "token")
 
 
+AGENT_BUSY = "No available agent to submit job"
+"""What Ray's job head answers (HTTP 500, "please try again later") when no job agent answered
+within 10 s: one still starting, or a head under load."""
+
+
+def submit_retrying(submit: Callable[[], str], waits_s: tuple[float, ...] = (2, 4, 8, 16)) -> str:
+    """`submit()`, tried again after each wait while the head's job agent is busy. The job id is
+    fixed before the first try, so a try the agent did accept is never submitted twice: the
+    retry is refused as a duplicate instead."""
+    for wait_s in waits_s:
+        try:
+            return submit()
+        except RuntimeError as error:
+            if AGENT_BUSY not in str(error):
+                raise
+            print(f"[worldtune] the cluster's job agent is busy; submitting again in {wait_s:g} s", flush=True)
+            time.sleep(wait_s)
+    return submit()
+
+
+def job_id_for(space: str) -> str:
+    """A job id that names the search on the dashboard's job list."""
+    return f"worldtune_{Path(space).stem}_{secrets.token_hex(4)}"
+
+
 async def _follow(client, job_id: str) -> None:
     async for lines in client.tail_job_logs(job_id):
         print(lines, end="", flush=True)
@@ -112,8 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     client = JobSubmissionClient(args.address)
     command = entrypoint(args.python, space, run_flags)
     print(f"[worldtune] submitting to {args.address}: {command} (working dir {ROOT}, shipped)", flush=True)
-    job_id = client.submit_job(entrypoint=command, runtime_env=env, submission_id=args.submission_id,
-                               metadata={"worldtune_space": space})
+    job_id = submit_retrying(lambda: client.submit_job(
+        entrypoint=command, runtime_env=env, submission_id=args.submission_id or job_id_for(space),
+        metadata={"worldtune_space": space}))
     print(f"[worldtune] job id: {job_id}\n[worldtune] dashboard: {args.address.rstrip('/')}/#/jobs/{job_id}\n"
           f"[worldtune] follow: ray job logs --follow --address {args.address} {job_id}; stop: ray job stop "
           f"--address {args.address} {job_id}", flush=True)

@@ -266,3 +266,27 @@ def test_submit_entrypoint_and_runtime_env() -> None:
     assert env["working_dir"] == str(ROOT) and env["env_vars"]["WORLDTUNE_DATA_DIR"] == "/mnt/x=y"
     with pytest.raises(submit.WorldtuneError, match="NAME=VALUE"):
         submit.runtime_env(["JUSTANAME"])
+
+
+def test_submit_tries_again_while_the_job_agent_is_busy_and_only_then(capsys) -> None:
+    submit = _submit_module()
+    busy = RuntimeError(f"Request failed with status code 500: {submit.AGENT_BUSY}, please try again later..")
+    answers: list = [busy, busy, "worldtune_x_1"]
+
+    def head() -> str:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    assert submit.submit_retrying(head, waits_s=(0, 0, 0)) == "worldtune_x_1" and not answers
+    assert capsys.readouterr().out.count("job agent is busy") == 2
+    answers[:] = [busy, busy]
+    with pytest.raises(RuntimeError, match=submit.AGENT_BUSY):
+        submit.submit_retrying(head, waits_s=(0,))
+    answers[:] = [RuntimeError("Request failed with status code 400: bad runtime_env"), "never"]
+    with pytest.raises(RuntimeError, match="bad runtime_env"):
+        submit.submit_retrying(head, waits_s=(0, 0))
+    assert answers == ["never"], "other errors are not retried"
+    first, second = submit.job_id_for("spaces/lightweight.yaml"), submit.job_id_for("spaces/lightweight.yaml")
+    assert first.startswith("worldtune_lightweight_") and first != second

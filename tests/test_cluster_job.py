@@ -216,7 +216,7 @@ def submitted(cluster: LocalCluster, mlflow_server: str, small_demo_root: Path,
 
 
 def _job_id(output: str) -> str:
-    (job_id,) = re.findall(r"job id: (raysubmit_\w+)", output)
+    (job_id,) = re.findall(r"job id: (\S+)", output)
     return job_id
 
 
