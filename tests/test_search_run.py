@@ -187,6 +187,13 @@ def test_resume_after_the_driver_is_killed_reruns_no_finished_trial(small_demo_r
                              timeout=400)
     assert resumed.returncode == 0, resumed.stderr[-4000:]
     assert "resuming" in resumed.stdout
+
+    def progress(run) -> list[str]:
+        prefix = f"[worldtune] demo-defects {run.data.tags[TRIAL_TAG]}: "
+        return [line.removeprefix(prefix) for line in resumed.stdout.splitlines() if line.startswith(prefix)]
+    assert progress(finished) == [], "the finished trial printed no progress: it did not rerun"
+    assert progress(interrupted)[-1:] and progress(interrupted)[-1].startswith("epoch 3/3: map "), \
+        f"the resumed trial's progress is shown: {progress(interrupted)}"
     children = _children(root)
     assert len(children) == 2 and {c.data.tags[STATUS_TAG] for c in children} == {"finished"}
     client = MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
