@@ -110,6 +110,17 @@ def _percent(a: float, b: float) -> str:
     return f"{(a - b) / b:+.0%}" if b > 0 else f"{a - b:+.3g}"
 
 
+def _quiet_study() -> optuna.Study:
+    """A throwaway in-memory study, created without Optuna's "A new study created" line, which
+    would land in the middle of the search's summary."""
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        return optuna.create_study(directions=["maximize", "maximize"])
+    finally:
+        optuna.logging.set_verbosity(verbosity)
+
+
 def _importances(outcomes: Sequence[Outcome], specs: Mapping[str, ParamSpec], objective: int
                  ) -> dict[str, float]:
     """fANOVA importance per parameter for one objective (0 accuracy, 1 speed); empty when it
@@ -117,7 +128,7 @@ def _importances(outcomes: Sequence[Outcome], specs: Mapping[str, ParamSpec], ob
     targets = [(o.accuracy, o.speed)[objective] for o in outcomes]
     if len(outcomes) < 2 or len(set(targets)) < 2:
         return {}
-    study = optuna.create_study(directions=["maximize", "maximize"])
+    study = _quiet_study()
     for o in outcomes:
         present = {name: spec for name, spec in specs.items() if name in o.values}
         study.add_trial(optuna.trial.create_trial(

@@ -3,6 +3,7 @@ distributions, scored by a known response (one parameter drives accuracy, anothe
 read as outcomes the way a search hands them over."""
 from __future__ import annotations
 
+import logging.handlers
 import math
 
 import optuna
@@ -43,7 +44,13 @@ def _searched(trials: int, seed: int = 0) -> list[Outcome]:
 
 def test_importance_and_effects_find_the_parameters_that_drive_each_objective() -> None:
     outcomes = _searched(40)
-    matrix = impact_matrix("demo", outcomes, SPECS)
+    optuna_log = logging.handlers.BufferingHandler(capacity=1000)
+    logging.getLogger("optuna").addHandler(optuna_log)
+    try:
+        matrix = impact_matrix("demo", outcomes, SPECS)
+    finally:
+        logging.getLogger("optuna").removeHandler(optuna_log)
+    assert [r.getMessage() for r in optuna_log.buffer] == [], "the summary's console stays free of Optuna's log"
     rows = {row.name: row for row in matrix.rows}
     assert matrix.trials == 40 and matrix.trusted and matrix.needed == trials_needed(6) == 30
     assert max(rows, key=lambda n: rows[n].importance_accuracy or 0) == "use_bn_head"
