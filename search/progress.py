@@ -28,8 +28,9 @@ def describe_result(result: dict[str, Any], *, accuracy: str, speed: str, epochs
 
 
 class EpochProgress(tune.Callback):
-    """Tune callback: `[worldtune] <study> <trial>: epoch e/E: ...` per report, and a failed
-    trial's reason (the error's last line; the whole error is in MLflow and Tune's error file)."""
+    """Tune callback: `[worldtune] <study> <trial>: epoch e/E: ...` per report, a line when a trial
+    is stopped short of its budget, and a failed trial's reason (the error's last line; the whole
+    error is in MLflow and Tune's error file)."""
 
     def __init__(self, study: str, *, accuracy: str, speed: str) -> None:
         self.study, self.accuracy, self.speed = study, accuracy, speed
@@ -41,6 +42,17 @@ class EpochProgress(tune.Callback):
                         **info) -> None:
         self._say(trial, describe_result(result, accuracy=self.accuracy, speed=self.speed,
                                          epochs=trial.config.get("epochs", "?")))
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: tune.experiment.Trial, **info) -> None:
+        """Say so when a trial ends short of its budget (ASHA, or the study's time limit): its last
+        line was an ordinary epoch, or it never reported."""
+        result = trial.last_result
+        if result.get("finished_budget") is True or result.get("status") == "diverged":
+            return
+        done = f"after epoch {result['epoch']}/{trial.config.get('epochs', '?')}" if "epoch" in result \
+            else "before its first epoch"
+        self._say(trial, f"stopped early {done} by the scheduler or the time limit (no speed measured, "
+                  "so not on the Pareto front)")
 
     def on_trial_error(self, iteration: int, trials: list, trial: tune.experiment.Trial, **info) -> None:
         lines = [line for line in error_text(trial).splitlines() if line.strip()]
