@@ -95,7 +95,10 @@ def _groups(spec: ParamSpec, pairs: Sequence[tuple[object, float]]) -> tuple[Gro
     return (str(ranked[-1][0]), ranked[-1][1]), (str(ranked[0][0]), ranked[0][1])
 
 
-def _effect(groups: tuple[Group, Group] | None, unit: Callable[[float, float], str]) -> str:
+def _effect(spec: ParamSpec, pairs: Sequence[tuple[object, float]], unit: Callable[[float, float], str]) -> str:
+    if not pairs:  # a conditional parameter whose condition no full-budget trial met
+        return "not sampled"
+    groups = _groups(spec, pairs)
     if groups is None:
         return "one value tried"
     (label, values), (other, others) = groups
@@ -153,8 +156,8 @@ def impact_matrix(dataset: str, outcomes: Sequence[Outcome], specs: Mapping[str,
         rows.append(ParamImpact(
             name=name, type=spec.type, trials=len(sampled),
             importance_accuracy=accuracy.get(name), importance_speed=speed.get(name),
-            effect_accuracy=_effect(_groups(spec, [(o.values[name], o.accuracy) for o in sampled]), _points),
-            effect_speed=_effect(_groups(spec, [(o.values[name], o.speed) for o in sampled]), _percent)))
+            effect_accuracy=_effect(spec, [(o.values[name], o.accuracy) for o in sampled], _points),
+            effect_speed=_effect(spec, [(o.values[name], o.speed) for o in sampled], _percent)))
     rows.sort(key=lambda row: -(row.importance_accuracy or 0.0))
     return ImpactMatrix(dataset, len(done), len(outcomes), trials_needed(len(specs)), rows)
 

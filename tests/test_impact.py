@@ -87,6 +87,9 @@ def test_nothing_to_measure_gives_no_numbers_instead_of_an_error(trials: int) ->
     """One trial, or every trial with the same scores and the same value: no importance, no effect."""
     outcomes = [Outcome(f"t{i}", "finished", 0.2, 30.0, values={"cls_loss": "bce", "lr": 1e-3})
                 for i in range(trials)]
-    matrix = impact_matrix("demo", outcomes, {k: SPECS[k] for k in ("cls_loss", "lr")})
+    matrix = impact_matrix("demo", outcomes, {k: SPECS[k] for k in ("cls_loss", "lr", "focal_gamma")})
     assert all(r.importance_accuracy is None and r.importance_speed is None for r in matrix.rows)
-    assert {r.effect_accuracy for r in matrix.rows} == {"one value tried"}
+    rows = {r.name: r for r in matrix.rows}
+    assert {rows[name].effect_accuracy for name in ("cls_loss", "lr")} == {"one value tried"}
+    assert (rows["focal_gamma"].trials, rows["focal_gamma"].effect_accuracy, rows["focal_gamma"].effect_speed) == \
+        (0, "not sampled", "not sampled"), "no trial used focal loss, so none sampled its gamma"
