@@ -92,6 +92,16 @@ def format_study(report: StudyReport, searched: Sequence[str], objectives: Objec
     return "\n".join(lines)
 
 
+def export_hint(reports: Sequence[StudyReport], command: str, first_dataset: str) -> str:
+    """The export command for a dataset that has a recommended trial; without one export.py would
+    refuse, so then the hint asks for a trial id."""
+    picked = next((r.dataset for r in reports if r.recommendation.outcome is not None), None)
+    if picked is not None:
+        return f"Export the recommended model:  {command} --dataset {picked} --out exported/"
+    return (f"Export a trial (no dataset has a recommended one):  {command} --dataset {first_dataset} "
+            "--trial ID --out exported/")
+
+
 def format_closing(plan: SearchPlan, reports: Sequence[StudyReport], dashboard_url: str | None,
                    analysis: SearchAnalysis | None = None) -> str:
     """The end-of-run summary: each study's front and pick, the advisor and the parameter impact,
@@ -114,8 +124,8 @@ def format_closing(plan: SearchPlan, reports: Sequence[StudyReport], dashboard_u
         "pareto/ and analysis/ artifacts on each parent). Open the UI with",
         f"  .venv/bin/mlflow ui --backend-store-uri {uri}    # then http://127.0.0.1:5000",
         f"Compare fronts:  .venv/bin/python search/pareto.py {where}",
-        f"Export the recommended model:  .venv/bin/python search/export.py {where} --space {plan.space.name} "
-        f"--dataset {plan.studies[0].name} --out exported/",
+        export_hint(reports, f".venv/bin/python search/export.py {where} --space {plan.space.name}",
+                    plan.studies[0].name),
         f"Ray dashboard: {dashboard_url or 'n/a'}"
         + (" (a local cluster stops with the run; on a cluster it stays up)" if dashboard_url else ""),
     ]

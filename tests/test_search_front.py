@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 from optuna._hypervolume import compute_hypervolume
 
 from search.front import Outcome, hypervolume, pareto_front, recommend
+from search.schema import ObjectivesSpec
+from search.summary import StudyReport, export_hint
 from search.tracking import outcome
 
 POINTS = st.lists(st.tuples(st.sampled_from([0.0, 0.1, 0.25, 0.3, 0.5, 0.51]),
@@ -49,6 +51,16 @@ def test_recommendation_follows_the_constraints() -> None:
     assert recommend(outcomes, min_speed=30, max_params_m=5).outcome is None, "t2 has no parameter count"
     nothing = recommend(outcomes, min_speed=100)
     assert nothing.outcome is None and "fastest, t2, reaches 90.0" in nothing.reason
+
+
+def test_the_export_hint_names_a_dataset_with_a_recommended_trial() -> None:
+    floor = ObjectivesSpec(min_fps=30)
+    slow = StudyReport.build("slow-set", _outcomes([(0.5, 20.0)]), floor)
+    fast = StudyReport.build("fast-set", _outcomes([(0.4, 35.0)]), floor)
+    assert export_hint([slow, fast], "export", "slow-set") == \
+        "Export the recommended model:  export --dataset fast-set --out exported/"
+    assert export_hint([slow], "export", "slow-set") == \
+        "Export a trial (no dataset has a recommended one):  export --dataset slow-set --trial ID --out exported/"
 
 
 @pytest.mark.parametrize("result, errored, status", [
