@@ -11,7 +11,7 @@ from typing import Any
 
 from ray import tune
 
-from search.tracking import error_text
+from search.tracking import ended_as, error_text
 
 
 def _number(value: Any) -> str:
@@ -47,7 +47,7 @@ class EpochProgress(tune.Callback):
         """Say so when a trial ends short of its budget (ASHA, or the study's time limit): its last
         line was an ordinary epoch, or it never reported."""
         result = trial.last_result
-        if result.get("finished_budget") is True or result.get("status") == "diverged":
+        if ended_as(result, errored=False) != "stopped_early":
             return
         done = f"after epoch {result['epoch']}/{trial.config.get('epochs', '?')}" if "epoch" in result \
             else "before its first epoch"

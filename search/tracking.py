@@ -76,15 +76,20 @@ def numeric_metrics(result: dict[str, Any]) -> dict[str, float]:
             if key not in skip and isinstance(value, int | float) and math.isfinite(float(value))}
 
 
+def ended_as(result: dict[str, Any], *, errored: bool) -> str:
+    """How a terminated trial ended, from its last result: error, diverged, finished (only when
+    it ran its budget) or stopped_early (ASHA, or the study's time limit)."""
+    if errored:
+        return "error"
+    if result.get("status") == "diverged":
+        return "diverged"
+    return "finished" if result.get("finished_budget") is True else "stopped_early"
+
+
 def outcome(trial_id: str, values: dict[str, Any], result: dict[str, Any], *, errored: bool,
             accuracy: str, speed: str) -> Outcome:
-    """A terminated trial's outcome from its last result; `finished` only when it ran its budget."""
-    if errored:
-        status = "error"
-    elif result.get("status") == "diverged":
-        status = "diverged"
-    else:
-        status = "finished" if result.get("finished_budget") is True else "stopped_early"
+    """A terminated trial's outcome from its last result."""
+    status = ended_as(result, errored=errored)
     return Outcome(trial_id=trial_id, status=status, accuracy=result.get(accuracy), speed=result.get(speed),
                    params_m=result.get("params_m"), gflops=result.get("gflops"), epochs=result.get("epoch"),
                    checkpoint=result.get("checkpoint_path"), values=dict(values))
