@@ -1,23 +1,29 @@
-"""Benchmark: how repeatable is the FPS figure that ranks trials on the Pareto front?
+"""Benchmark: how repeatable is the speed lane's FPS, the figure that ranks trials on the front?
 
-Times the same YOLO-World detector `--repeats` times with the trial's own speed measurement
-(`trainables.speed.measure_speed`: eval mode, warm-up, synchronised timings, median of `--runs`
-calls at batch 1) and reports, per figure, the mean, the spread and the coefficient of variation
-(CV = standard deviation / mean) across repeats, next to the CV of the single timings inside one
-repeat. Two trials whose FPS differ by less than a few CVs are not told apart by speed.
+Times the same YOLO-World architecture `--repeats` times with the speed lane's protocol
+(`trainables.speed.measure_network`: deployment copy, fixed threads, time-based warm-up, median of
+round medians, re-measured over the target spread) and reports the mean, spread and coefficient
+of variation (CV = standard deviation / mean) across repeats.
 
-    .venv/bin/python benchmarks/fps_repeatability.py [--size tiny] [--image-size 320] [--repeats 10]
+With `--background-trainers N` (default 1 on a CPU), N processes train a stand-in model beside
+it, as the other trials of a search do, and the table has two rows per figure: timed through the
+lane (`trainables.cpu_lane.exclusive_cpus`: the trainers pause at their next iteration) and timed
+without it, interleaved repeat by repeat in the same run.
 
-The text tower is CLIP-base-sized (width 512, random weights, written to a temporary folder), so
-the prompt embeddings cost what they cost with the real one: once, thanks to the text cache.
+    .venv/bin/python benchmarks/fps_repeatability.py [--size tiny] [--image-size 160] [--repeats 10]
+
+The text tower is CLIP-base-sized (width 512, random weights, written to a temporary folder).
 """
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import statistics
 import sys
 import tempfile
+import time
+from contextlib import nullcontext
 from pathlib import Path
 
 import torch
@@ -27,60 +33,88 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from benchmarks.machine import write_report  # noqa: E402
 from search.datasets.demo_text_encoder import write_clip_text_model  # noqa: E402
-from trainables.speed import SpeedReport, measure_speed  # noqa: E402
+from trainables.cpu_lane import TrainingShare, exclusive_cpus  # noqa: E402
+from trainables.speed import SpeedReport, measure_network  # noqa: E402
+from trainables.speed_protocol import SpeedProtocol  # noqa: E402
 from trainables.yolo_world.models import build_model, model_config  # noqa: E402
 
 CLASSES = ["scratch", "dent", "rust", "crack", "stain", "hole"]
 
 
-def _spread(values: list[float]) -> tuple[float, float, float]:
-    """(mean, standard deviation, coefficient of variation) of `values`."""
+def _background_trainer(seconds: float) -> None:
+    """A stand-in for another trial's training: one thread of matrix products, pausing for the
+    lane between iterations as a real trial's CpuLaneShareHook does."""
+    torch.set_num_threads(1)
+    share, weights, stop = TrainingShare(), torch.rand(256, 256), time.time() + seconds
+    while time.time() < stop:
+        share.pause_point()
+        for _ in range(20):
+            weights = torch.tanh(weights @ weights.T / 256)
+    share.release()
+
+
+def _cv(values: list[float]) -> tuple[float, float, float]:
     mean = statistics.fmean(values)
     deviation = statistics.stdev(values) if len(values) > 1 else 0.0
     return mean, deviation, deviation / mean
 
 
-def _rows(reports: list[SpeedReport]) -> list[tuple[str, ...]]:
+def _rows(series: dict[str, list[SpeedReport]]) -> list[tuple[str, ...]]:
     rows = []
-    for label, values in (("FPS end to end (with NMS)", [r.fps for r in reports]),
-                          ("FPS network only (no NMS)", [r.fps_no_nms for r in reports]),
-                          ("latency ms (median of a repeat)", [r.latency_ms for r in reports])):
-        mean, deviation, cv = _spread(values)
-        rows.append((label, f"{mean:.2f}", f"{deviation:.2f}", f"{cv:.2%}", f"{min(values):.2f}",
-                     f"{max(values):.2f}"))
-    within = statistics.fmean(r.latency_cv for r in reports)
-    rows.append(("single-call latency inside one repeat (mean CV)", "", "", f"{within:.2%}", "", ""))
+    for label, reports in series.items():
+        fps = [r.fps for r in reports]
+        mean, deviation, cv = _cv(fps)
+        spread = statistics.fmean(r.spread for r in reports)
+        attempts = statistics.fmean(r.attempts for r in reports)
+        rows.append((label, f"{mean:.2f}", f"{deviation:.2f}", f"{cv:.2%}", f"{min(fps):.2f}", f"{max(fps):.2f}",
+                     f"{spread:.2%}", f"{attempts:.1f}"))
     return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size", default="tiny", help="tiny, s, m, l or x")
-    parser.add_argument("--image-size", type=int, default=320)
-    parser.add_argument("--repeats", type=int, default=10, help="independent speed measurements")
-    parser.add_argument("--runs", type=int, default=50, help="timed calls per measurement (as in a trial)")
+    parser.add_argument("--image-size", type=int, default=160)
+    parser.add_argument("--repeats", type=int, default=10, help="independent speed measurements per series")
+    parser.add_argument("--threads", type=int, default=SpeedProtocol().threads)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--fp32", action="store_true", help="no fp16 autocast on CUDA (trials use fp16)")
+    parser.add_argument("--background-trainers", type=int, default=None,
+                        help="processes training beside the measurement (default: 1 on a CPU, 0 on a GPU)")
     args = parser.parse_args()
+    trainers = args.background_trainers if args.background_trainers is not None else int(args.device == "cpu")
+    protocol = SpeedProtocol(threads=args.threads)
     with tempfile.TemporaryDirectory() as folder:
         clip = write_clip_text_model(Path(folder), hidden_size=512, num_layers=12, num_heads=8,
                                      intermediate_size=2048, projection_dim=512)
         torch.manual_seed(0)
         detector = build_model(model_config(args.size, num_classes=len(CLASSES), text_model_name=str(clip),
                                             text_channels=512))
-        reports = []
-        for repeat in range(args.repeats):
-            report = measure_speed(detector, args.image_size, device=args.device, fp16=not args.fp32,
-                                   runs=args.runs, texts=CLASSES)
-            print(f"repeat {repeat + 1}/{args.repeats}: {report.fps:.1f} FPS, {report.fps_no_nms:.1f} FPS "
-                  f"without NMS", flush=True)
-            reports.append(report)
-    setup = (f"YOLO-World size {args.size}, {args.image_size} px, batch 1, {reports[0].device}, "
-             f"{reports[0].precision}, {args.repeats} repeats of trainables.speed.measure_speed "
-             f"({args.runs} timed calls each, median)")
-    header = ("figure", "mean", "std", "CV", "min", "max")
-    name = f"fps_repeatability_{'gpu' if reports[0].device.startswith('cuda') else 'cpu'}"
-    print(write_report(name, "Repeatability of the FPS measurement", setup, header, _rows(reports)))
+        background = [multiprocessing.get_context("spawn").Process(target=_background_trainer, args=(36000.0,))
+                      for _ in range(trainers)]
+        for process in background:
+            process.start()
+        series: dict[str, list[SpeedReport]] = {"through the lane": []}
+        if trainers:
+            series[f"without the lane ({trainers} trainer(s) running)"] = []
+        try:
+            for repeat in range(args.repeats):
+                for label, reports in series.items():
+                    with exclusive_cpus() if label == "through the lane" else nullcontext():
+                        report = measure_network(detector, args.image_size, device=args.device, protocol=protocol,
+                                                 texts=CLASSES)
+                    reports.append(report)
+                    print(f"repeat {repeat + 1}/{args.repeats} {label}: {report.fps:.1f} FPS "
+                          f"(spread {report.spread:.1%}, {report.attempts} attempt(s))", flush=True)
+        finally:
+            for process in background:
+                process.kill()
+    first = series["through the lane"][0]
+    setup = (f"YOLO-World size {args.size}, {args.image_size} px, {args.repeats} repeats per series, "
+             f"{trainers} background trainer(s); protocol: {first.protocol}; rounds {protocol.rounds} x "
+             f"{protocol.round_s} s, target spread {protocol.target_spread:.0%}, up to {protocol.attempts} attempts")
+    header = ("series", "mean FPS", "std", "CV", "min", "max", "mean spread", "mean attempts")
+    name = f"fps_repeatability_{'gpu' if args.device.startswith('cuda') else 'cpu'}"
+    print(write_report(name, "Repeatability of the speed lane's FPS", setup, header, _rows(series)))
 
 
 if __name__ == "__main__":

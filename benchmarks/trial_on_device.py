@@ -75,9 +75,9 @@ def main() -> None:
     rows = [("epochs", len(history)), ("mAP 50:95 per epoch", ", ".join(f"{m:.3f}" for m in history["map"])),
             ("wall s per epoch (train + val)", ", ".join(f"{s:.1f}" for s in epoch_s)),
             ("train images per epoch", train_images),
-            ("FPS end to end (batch 1, with NMS)", f"{final['fps']:.1f}"),
-            ("FPS network only", f"{final['fps_no_nms']:.1f}"), ("latency ms", f"{final['latency_ms']:.2f}"),
-            ("speed precision / device", f"{final['precision']} / {final['device']}"),
+            ("FPS (speed lane)", f"{final['fps']:.1f}"), ("latency ms", f"{final['latency_ms']:.2f}"),
+            ("FPS spread (round medians)", f"{final['fps_spread']:.2%}"),
+            ("speed protocol", final["speed_protocol"]),
             ("GFLOPs", f"{final['gflops']:.1f}" if final.get("gflops") else "n/a"),
             ("parameters (M)", f"{final['params_m']:.2f}"), ("NCCL INFO lines in worker logs", nccl)]
     setup = (f"size {args.size}, {args.dataset}, {args.image_size} px, batch {args.batch_size} per worker, "

@@ -2,8 +2,8 @@
 
 Plain data in, plain data out (no Ray, no MLflow): the run summary, the MLflow artifacts and
 `search/pareto.py` all use it. Only trials that ran their full budget are on the front: a trial
-stopped by ASHA is told to Optuna as COMPLETE with its partial metrics (and has no speed
-measured), a diverged trial has no fair metrics at all; both stay in the table, marked.
+stopped by ASHA has only a partial accuracy (it is told to Optuna as PRUNED), a diverged trial
+has no fair metrics at all (FAIL); both stay in the table, marked.
 
 Hypervolume reference point: (accuracy 0, speed 0). Both objectives are maximized and neither
 can be negative, so every measured trial dominates the reference, and the hypervolume is the
@@ -31,6 +31,8 @@ class Outcome:
     epochs: int | None = None
     checkpoint: str | None = None
     values: dict[str, Any] = field(default_factory=dict)
+    arch_key: str | None = None        # the speed lane's architecture key: equal keys, equal speed
+    speed_protocol: str | None = None  # how the speed was measured (backend, precision, device...)
 
     @property
     def on_budget(self) -> bool:
@@ -44,6 +46,16 @@ class Outcome:
 class Recommendation:
     outcome: Outcome | None
     reason: str
+
+
+def ended_as(result: dict[str, Any], *, errored: bool) -> str:
+    """How a terminated trial ended, from its last result: error, diverged, finished (only when
+    it ran its budget) or stopped_early (ASHA, or the study's time limit)."""
+    if errored:
+        return "error"
+    if result.get("status") == "diverged":
+        return "diverged"
+    return "finished" if result.get("finished_budget") is True else "stopped_early"
 
 
 def dominates(a: Outcome, b: Outcome) -> bool:

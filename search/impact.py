@@ -14,7 +14,8 @@ Effect, as a difference of means (same rule for every type, so the cells compare
 - int / float: the upper half of the trials sorted by the value minus the lower half (the middle
   trial dropped when the count is odd), i.e. the sign and size of "more of it".
 Accuracy differences are in points (x100: 0.012 mAP = +1.2 pts), speed differences in percent of
-the lower group's mean.
+the lower group's mean. Training-only parameters (lr, loss, freezing...) get no speed importance
+and no speed effect: the speed lane times the architecture, which they do not change.
 """
 from __future__ import annotations
 
@@ -29,6 +30,9 @@ from search.distributions import to_choice_value, to_distribution
 from search.front import Outcome
 from search.schema import ObjectivesSpec, ParamSpec
 from search.summary import markdown_table
+from trainables.architecture import is_inference_relevant
+
+NOT_ARCHITECTURAL = "no effect on speed: not part of the architecture"
 
 MIN_TRIALS = 10
 """Never trusted below 10 full-budget trials: a forest fitted on fewer mostly explains noise."""
@@ -147,17 +151,23 @@ def _importances(outcomes: Sequence[Outcome], specs: Mapping[str, ParamSpec], ob
 
 
 def impact_matrix(dataset: str, outcomes: Sequence[Outcome], specs: Mapping[str, ParamSpec]) -> ImpactMatrix:
-    """The matrix of one study's searched parameters (`specs`) over its full-budget trials."""
+    """The matrix of one study's searched parameters (`specs`) over its full-budget trials.
+
+    Speed is the speed lane's, a property of the architecture: only inference-relevant
+    parameters (trainables.architecture) are credited with an effect on it."""
     done = [o for o in outcomes if o.on_budget]
-    accuracy, speed = _importances(done, specs, 0), _importances(done, specs, 1)
+    architectural = {name: spec for name, spec in specs.items() if is_inference_relevant(name)}
+    accuracy, speed = _importances(done, specs, 0), _importances(done, architectural, 1)
     rows = []
     for name, spec in specs.items():
         sampled = [o for o in done if name in o.values]
+        effect_speed = (_effect(spec, [(o.values[name], o.speed) for o in sampled], _percent)
+                        if name in architectural else NOT_ARCHITECTURAL)
         rows.append(ParamImpact(
             name=name, type=spec.type, trials=len(sampled),
             importance_accuracy=accuracy.get(name), importance_speed=speed.get(name),
             effect_accuracy=_effect(spec, [(o.values[name], o.accuracy) for o in sampled], _points),
-            effect_speed=_effect(spec, [(o.values[name], o.speed) for o in sampled], _percent)))
+            effect_speed=effect_speed))
     rows.sort(key=lambda row: -(row.importance_accuracy or 0.0))
     return ImpactMatrix(dataset, len(done), len(outcomes), trials_needed(len(specs)), rows)
 

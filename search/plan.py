@@ -107,6 +107,12 @@ class SearchPlan:
     def experiment_name(self) -> str:
         return f"worldtune/{self.space.name}"
 
+    @property
+    def speed_cache(self) -> Path:
+        """The speed lane's cache: one figure per architecture key, shared by the searches of
+        this storage (on a cluster, by every node)."""
+        return self.root / "speed"
+
 
 def dataset_files(entry: str | DatasetSpec) -> DatasetFiles:
     """Where a dataset entry's files are; demo sets under the data root (generated later)."""

@@ -18,7 +18,8 @@ from search.front import Outcome, Recommendation  # noqa: E402
 def plot_front(outcomes: Sequence[Outcome], front: Sequence[Outcome], recommendation: Recommendation,
                path: Path, *, title: str, accuracy: str = "map", speed: str = "fps") -> Path:
     """Save the plot to `path`: grey = full-budget trials off the front, red = the front, ring = the
-    recommended trial. Trials that did not run their budget have no speed measured: not drawn."""
+    recommended trial. Trials that did not run their budget have only a partial accuracy: not drawn.
+    The speed axis says which protocol the figures come from."""
     figure, axes = plt.subplots(figsize=(7, 5), dpi=120)
     measured = [o for o in outcomes if o.on_budget]
     front_ids = {o.trial_id for o in front}
@@ -32,7 +33,8 @@ def plot_front(outcomes: Sequence[Outcome], front: Sequence[Outcome], recommenda
     for o in measured:
         axes.annotate(o.trial_id, (o.speed, o.accuracy), textcoords="offset points", xytext=(5, 4), fontsize=7)
     skipped = len(outcomes) - len(measured)
-    axes.set_xlabel(f"{speed} (images/s, higher is better)")
+    protocols = sorted({o.speed_protocol for o in measured if o.speed_protocol})
+    axes.set_xlabel(f"{speed} (images/s, higher is better)" + "".join(f"\n{p}" for p in protocols), fontsize=8)
     axes.set_ylabel(f"{accuracy} (higher is better)")
     axes.set_title(title + (f"\n{skipped} trial(s) without a full budget not shown" if skipped else ""), fontsize=9)
     axes.grid(alpha=0.3)

@@ -11,7 +11,8 @@ from typing import Any
 
 from ray import tune
 
-from search.tracking import ended_as, error_text
+from search.front import ended_as
+from search.tracking import error_text
 
 
 def _number(value: Any) -> str:

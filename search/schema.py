@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from search.errors import SpaceError, did_you_mean
+from trainables.speed_protocol import SpeedProtocol
 
 DEMO_TEXT_ENCODER_VALUES = ("auto", "demo")
 """`auto`: openai/clip-vit-base-patch32 when it is in the local Hugging Face cache, else the demo
@@ -91,7 +92,7 @@ class ObjectivesSpec:
     """Both objectives are maximized; the constraints pick the recommended model from the front."""
 
     accuracy: Literal["map", "map_50", "map_75"] = "map"
-    speed: Literal["fps", "fps_no_nms"] = "fps"
+    speed: Literal["fps"] = "fps"         # the speed lane's figure (see the `speed` section)
     min_fps: float | None = None
     max_params_m: float | None = None
 
@@ -162,6 +163,7 @@ class SpaceSpec:
     fixed: dict[str, Any] = field(default_factory=dict)
     cpu_fallback: dict[str, Any] = field(default_factory=dict)  # replaces values when trials get no GPU
     objectives: ObjectivesSpec = field(default_factory=ObjectivesSpec)
+    speed: SpeedProtocol = field(default_factory=SpeedProtocol)  # how the speed lane times each architecture
     sampler: SamplerSpec = field(default_factory=SamplerSpec)
     scheduler: SchedulerSpec = field(default_factory=SchedulerSpec)
     budget: BudgetSpec = field(default_factory=BudgetSpec)

@@ -1,11 +1,12 @@
 """Ray Tune's OptunaSearch, telling Optuna how each trial really ended.
 
 Multi-objective, Ray's OptunaSearch tells every trial that was not an error before its first
-report as COMPLETE with its last values: a trial that failed or diverged after an epoch, or that
-ASHA stopped before its speed was measured, has a missing objective, Optuna refuses the call (a
-warning only) and the trial stays RUNNING in the study for ever. Here such a trial is told as
-FAIL (an error, or a diverged loss) or PRUNED (stopped early), so the study, optuna-dashboard
-and the sampler all see what happened.
+report as COMPLETE with its last values: a trial that diverged would be told its partial
+accuracy (or, lacking an objective, refused by Optuna and left RUNNING for ever), and a trial
+that ASHA stopped would be told its partial accuracy as if it were final (the speed lane puts its
+speed in every report). Here such a trial is told as FAIL (an error, or a diverged loss) or
+PRUNED (stopped before its budget), so the study, optuna-dashboard and the sampler all see what
+happened.
 """
 from __future__ import annotations
 
@@ -14,13 +15,17 @@ from typing import Any
 from optuna.trial import TrialState
 from ray.tune.search.optuna import OptunaSearch
 
+from search.front import ended_as
+
 
 def trial_state(result: dict[str, Any] | None, error: bool, objectives: list[str]) -> TrialState:
-    """FAIL for an error or a diverged loss, PRUNED when an objective is missing, else COMPLETE."""
+    """FAIL for an error or a diverged loss, PRUNED when it stopped before its budget or an
+    objective is missing, else COMPLETE."""
     result = result or {}
-    if error or result.get("status") == "diverged":
+    ended = ended_as(result, errored=error)
+    if ended in ("error", "diverged"):
         return TrialState.FAIL
-    if any(result.get(name) is None for name in objectives):
+    if ended != "finished" or any(result.get(name) is None for name in objectives):
         return TrialState.PRUNED
     return TrialState.COMPLETE
 

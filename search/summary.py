@@ -44,7 +44,7 @@ def rows(report: StudyReport, searched: Sequence[str]) -> list[dict[str, object]
     front_ids = {o.trial_id for o in report.front}
     best = report.recommendation.outcome
     return [{"trial": o.trial_id, "status": o.status, "accuracy": o.accuracy, "speed": o.speed,
-             "params_m": o.params_m, "gflops": o.gflops, "epochs": o.epochs,
+             "arch": o.arch_key, "params_m": o.params_m, "gflops": o.gflops, "epochs": o.epochs,
              "front": o.trial_id in front_ids, "recommended": best is not None and o.trial_id == best.trial_id,
              **{name: o.values.get(name) for name in searched}}
             for o in report.outcomes]
@@ -83,6 +83,9 @@ def format_study(report: StudyReport, searched: Sequence[str], objectives: Objec
              f"hypervolume {report.hypervolume:.4g} (reference point {objectives.accuracy}=0, "
              f"{objectives.speed}=0)",
              text_table(rows(report, searched))]
+    protocols = sorted({o.speed_protocol for o in report.outcomes if o.speed_protocol})
+    if protocols:
+        lines.append(f"  speed: the speed lane, once per architecture (arch), {'; '.join(protocols)}")
     if best is None:
         lines.append(f"  recommended: none: {report.recommendation.reason}")
     else:

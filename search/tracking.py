@@ -1,8 +1,9 @@
 """MLflow: one experiment per space file, a parent run per dataset study, a child run per trial.
 
 `TrialRuns` is a Tune callback (it runs in the search driver): each trial's child run gets its
-values as params, every epoch's metrics at step = epoch, the final speed / size metrics, its
-checkpoint path and a status tag (finished, stopped_early, diverged, error; the last two end the
+values as params, every epoch's metrics at step = epoch (the speed lane's figures among them, from
+the first epoch on), the architecture key and speed protocol as tags, its checkpoint path and a
+status tag (finished, stopped_early, diverged, error; the last two end the
 run as FAILED, with the error). Runs are found by tag, so a resumed search continues the same
 parent and child runs instead of duplicating them. Values and errors are redacted (search/redact.py).
 The tracking URI and artifact location are absolute: Tune changes each trial's working folder.
@@ -20,7 +21,7 @@ from mlflow.entities import Metric, Param, RunStatus, RunTag
 from mlflow.tracking import MlflowClient
 from ray import tune
 
-from search.front import Outcome
+from search.front import Outcome, ended_as
 from search.mlflow_outbox import Outbox, outbox_for
 from search.redact import redact
 from trainables.hooks import HISTORY_FILE
@@ -31,6 +32,8 @@ TRIAL_TAG, SEARCH_TAG, DATASET_TAG, STATUS_TAG = ("worldtune.trial_id", "worldtu
 PARENT_TAG = "mlflow.parentRunId"
 EPOCH_METRIC = "epoch"
 """Logged with every epoch's report: its steps are the epochs a child run already has."""
+SPEED_TAGS = ("arch_key", "speed_protocol")
+"""From the speed lane, in every report: tagged on the child run once, with the first."""
 FAILED_STATUSES = ("error", "diverged")
 ERROR_TAG_CHARS = 5000
 ENDED_RUN_STATUSES = ("FINISHED", "FAILED", "KILLED")
@@ -76,23 +79,14 @@ def numeric_metrics(result: dict[str, Any]) -> dict[str, float]:
             if key not in skip and isinstance(value, int | float) and math.isfinite(float(value))}
 
 
-def ended_as(result: dict[str, Any], *, errored: bool) -> str:
-    """How a terminated trial ended, from its last result: error, diverged, finished (only when
-    it ran its budget) or stopped_early (ASHA, or the study's time limit)."""
-    if errored:
-        return "error"
-    if result.get("status") == "diverged":
-        return "diverged"
-    return "finished" if result.get("finished_budget") is True else "stopped_early"
-
-
 def outcome(trial_id: str, values: dict[str, Any], result: dict[str, Any], *, errored: bool,
             accuracy: str, speed: str) -> Outcome:
     """A terminated trial's outcome from its last result."""
     status = ended_as(result, errored=errored)
     return Outcome(trial_id=trial_id, status=status, accuracy=result.get(accuracy), speed=result.get(speed),
                    params_m=result.get("params_m"), gflops=result.get("gflops"), epochs=result.get("epoch"),
-                   checkpoint=result.get("checkpoint_path"), values=dict(values))
+                   checkpoint=result.get("checkpoint_path"), values=dict(values), arch_key=result.get("arch_key"),
+                   speed_protocol=result.get("speed_protocol"))
 
 
 def checkpoint_history(result: dict[str, Any]) -> list[dict[str, Any]]:
@@ -130,9 +124,10 @@ class TrialRuns(tune.Callback):
         self._runs: dict[str, str] = {}
         self._epochs: dict[str, set[int]] = {}
         self._ended: set[str] = set()
+        self._speed_tagged: set[str] = set()
 
     def __getstate__(self) -> dict[str, Any]:  # Tune pickles callbacks with the experiment
-        return self.__dict__ | {"_runs": {}, "_epochs": {}, "_ended": set()}
+        return self.__dict__ | {"_runs": {}, "_epochs": {}, "_ended": set(), "_speed_tagged": set()}
 
     @property
     def outbox(self) -> Outbox:
@@ -182,6 +177,10 @@ class TrialRuns(tune.Callback):
                         **info) -> None:
         reports, trial_id = checkpoint_history(result) + [dict(result)], trial.trial_id
         self._send("metrics", trial, lambda client, run_id: self._log_epochs(client, trial_id, run_id, reports))
+        speed_tags = [RunTag(name, str(result[name])) for name in SPEED_TAGS if result.get(name)]
+        if speed_tags and trial_id not in self._speed_tagged:
+            self._speed_tagged.add(trial_id)
+            self._send("speed tags", trial, lambda client, run_id: client.log_batch(run_id, tags=speed_tags))
         if result.get("checkpoint_path"):
             path = str(result["checkpoint_path"])
             self._send("checkpoint path", trial, lambda client, run_id: client.set_tag(run_id, "checkpoint_path", path))

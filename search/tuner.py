@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import optuna
@@ -22,9 +23,10 @@ from trainables.configs.yolo_world import build_trial_config
 from trainables.dataset_files import DatasetFiles
 from trainables.driver import make_trainable
 from trainables.params import TrialParams
+from trainables.speed_protocol import SpeedProtocol
 
-# Speed is measured once, after the last epoch: the per-epoch reports legitimately lack it (read
-# by Tune in this, the driver, process; for new and restored Tuners alike).
+# A diverged trial's last report has no metrics: Tune must not reject it (read by Tune in this,
+# the driver, process; for new and restored Tuners alike).
 os.environ["TUNE_DISABLE_STRICT_METRIC_CHECKING"] = "1"
 
 @dataclass(frozen=True)
@@ -33,10 +35,13 @@ class ConfigBuilder:
 
     dataset: DatasetFiles
     num_data_workers: int
+    speed_cache: Path
+    speed_protocol: SpeedProtocol
 
     def __call__(self, values: dict[str, Any], work_dir: str) -> dict[str, Any]:
         return build_trial_config(TrialParams.from_dict(values), self.dataset, work_dir,
-                                  num_data_workers=self.num_data_workers)
+                                  num_data_workers=self.num_data_workers, speed_cache=self.speed_cache,
+                                  speed_protocol=self.speed_protocol)
 
 
 def make_sampler(spec: SamplerSpec) -> optuna.samplers.BaseSampler:
@@ -69,7 +74,9 @@ def _trainable(plan: SearchPlan, study: StudyPlan) -> Any:
     """The study's trial function; data-loading processes per worker: its CPUs beyond the one
     that trains."""
     workers = max(int(plan.resources.cpus_per_worker) - 1, 0)
-    return make_trainable(ConfigBuilder(study.dataset, workers), plan.resources, study.train_storage)
+    builder = ConfigBuilder(study.dataset, workers, speed_cache=plan.speed_cache,
+                            speed_protocol=plan.space.spec.speed)
+    return make_trainable(builder, plan.resources, study.train_storage)
 
 
 def make_tuner(plan: SearchPlan, study: StudyPlan, callbacks: list[tune.Callback], *,

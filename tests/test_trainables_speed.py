@@ -1,53 +1,109 @@
-"""The speed measurement returns plausible, self-consistent figures and leaves the model alone."""
+"""The speed protocol: a deployment-shaped copy that computes what the model computes, plausible
+self-consistent figures, and the original model left alone."""
 from __future__ import annotations
+
+from pathlib import Path
 
 import pytest
 import torch
-from mmengine.config import ConfigDict
+from torch import nn
 
-from trainables.configs.yolov8 import yolov8_model_config
-from trainables.speed import dummy_batch, measure_speed, run_post_processing_in_fp32
+from trainables.speed import deployed_params_m, deployment_copy, dummy_batch, measure_network
+from trainables.speed_protocol import SpeedProtocol
+from trainables.yolo_world.models import build_model, model_config, prompt_tuning_config
+
+CLASSES = ["scratch", "dent", "rust"]
+QUICK = SpeedProtocol(warmup_s=0.05, rounds=3, round_s=0.02, attempts=1)
+
+
+def _perturbed(model: nn.Module) -> nn.Module:
+    """Random BN statistics, so that fusing them into the convolutions is a real change."""
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.BatchNorm2d):
+                module.running_mean.normal_(0, 0.1)
+                module.running_var.uniform_(0.5, 1.5)
+                module.weight.normal_(1, 0.1)
+    return model
 
 
 @pytest.fixture(scope="module")
-def detector() -> torch.nn.Module:
-    from mmyolo.registry import MODELS
-    from mmyolo.utils import register_all_modules
-
-    register_all_modules()
+def detector(tiny_clip_path: Path) -> nn.Module:
     torch.manual_seed(0)
-    return MODELS.build(ConfigDict(yolov8_model_config("tiny", num_classes=4)))
+    cfg = model_config("tiny", num_classes=len(CLASSES), text_model_name=str(tiny_clip_path), text_channels=32,
+                       with_data_preprocessor=False)
+    return _perturbed(build_model(cfg))
 
 
-def test_speed_report_is_plausible(detector: torch.nn.Module) -> None:
+def _raw(model: nn.Module, texts: list[str] | None) -> list[torch.Tensor]:
+    inputs, samples = dummy_batch(64, torch.device("cpu"), texts)
+    with torch.no_grad():
+        outputs = model._forward(inputs, samples)
+    return [tensor for level in outputs for tensor in level]
+
+
+def test_the_deployment_copy_computes_what_the_model_computes(detector: nn.Module) -> None:
     detector.train()
-    report = measure_speed(detector, 160, warmup=3, runs=15)
-    assert detector.training, "the measured copy must not switch the caller's model to eval mode"
-    assert report.params_m == pytest.approx(sum(p.numel() for p in detector.parameters()) / 1e6)
-    assert 1 < report.fps < 2000 and 1 < report.fps_no_nms < 5000
+    deployed = deployment_copy(detector, CLASSES)
+    assert detector.training, "the copy must not switch the caller's model to eval mode"
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in deployed.neck.modules()
+                   if not isinstance(m, nn.Identity)), "Conv+BN fused in the neck"
+    expected = _raw(detector.eval(), CLASSES)
+    got = _raw(deployed, None)  # the class texts are fixed in the copy: the batch carries none
+    for want, have in zip(expected, got, strict=True):
+        torch.testing.assert_close(have, want, rtol=1e-4, atol=1e-4)
+
+
+def test_a_prompt_tuned_copy_folds_its_adapter_into_fixed_prompts(tiny_clip_path: Path) -> None:
+    cfg = prompt_tuning_config(model_config("tiny", num_classes=3, text_model_name=str(tiny_clip_path),
+                                            text_channels=32, with_data_preprocessor=False), use_mlp_adapter=True)
+    torch.manual_seed(0)
+    model = _perturbed(build_model(cfg)).eval()
+    deployed = deployment_copy(model)
+    assert deployed.adapter is None and model.adapter is not None
+    for want, have in zip(_raw(model, None), _raw(deployed, None), strict=True):
+        torch.testing.assert_close(have, want, rtol=1e-4, atol=1e-4)
+
+
+def test_the_report_is_plausible_and_labelled(detector: nn.Module) -> None:
+    report = measure_network(detector, 160, protocol=QUICK, texts=CLASSES)
+    assert 1 < report.fps < 5000
     assert report.latency_ms == pytest.approx(1000 / report.fps)
-    assert report.latency_cv >= 0
-    assert (report.device, report.precision, report.image_size) == ("cpu", "fp32", 160)
-    assert report.gflops is not None and 0.05 < report.gflops < 5
+    assert report.spread >= 0 and report.attempts == 1
+    assert (report.precision, report.image_size, report.threads, report.mode) == ("fp32", 160, 1, "eager")
+    assert report.params_m == pytest.approx(deployed_params_m(deployment_copy(detector, CLASSES)))
+    assert report.params_m < sum(p.numel() for p in detector.parameters()) / 1e6, "no text tower"
+    assert report.gflops is not None and 0.01 < report.gflops < 5
+    label = report.as_metrics()["speed_protocol"]
+    assert label.startswith("pytorch fp32, batch 1, 160 px, network only") and "1 thread(s)" in label
 
 
-def test_flops_grow_with_the_image_area(detector: torch.nn.Module) -> None:
-    small = measure_speed(detector, 128, warmup=1, runs=2)
-    large = measure_speed(detector, 256, warmup=1, runs=2)
+def test_flops_grow_with_the_image_area(detector: nn.Module) -> None:
+    small = measure_network(detector, 128, protocol=QUICK, texts=CLASSES)
+    large = measure_network(detector, 256, protocol=QUICK, texts=CLASSES)
     assert large.gflops / small.gflops == pytest.approx(4.0, rel=0.05)
-    assert large.as_metrics("final_")["final_gflops"] == large.gflops
 
 
-def test_post_processing_runs_in_fp32_under_autocast(detector: torch.nn.Module) -> None:
-    """Half-precision speed runs: mmcv's NMS takes float32 only (CPU bf16 autocast stands in for
-    CUDA fp16 here; both fail the same way without the cast)."""
-    import copy
+class _Pooled(nn.Module):
+    """The smallest detector-shaped model: `_forward(inputs, samples)` like mmdet's detectors."""
 
-    inputs, data_samples = dummy_batch(160, torch.device("cpu"))
-    model = copy.deepcopy(detector).eval()
-    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
-        with pytest.raises(RuntimeError, match="expected scalar type Float"):
-            model.predict(inputs, data_samples, rescale=False)
-        run_post_processing_in_fp32(model)
-        (result,) = model.predict(inputs, data_samples, rescale=False)
-    assert result.pred_instances.bboxes.dtype == torch.float32
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = nn.Linear(3, 8)
+
+    def _forward(self, inputs: torch.Tensor, samples: list) -> torch.Tensor:
+        return self.linear(inputs.mean(dim=(2, 3)))
+
+
+def test_a_wide_spread_is_measured_again() -> None:
+    """A spread target nothing meets: every attempt is made, and the tightest one is reported."""
+    report = measure_network(_Pooled(), 32, protocol=SpeedProtocol(warmup_s=0.01, rounds=3, round_s=0.01,
+                                                               target_spread=1e-9, attempts=3))
+    assert report.attempts == 3 and report.spread > 1e-9
+
+
+@pytest.mark.parametrize("bad, match", [({"threads": 0}, "threads"), ({"rounds": 2}, "rounds"),
+                                        ({"backend": "tensorrt"}, "backend"), ({"round_s": 0}, "round_s")])
+def test_a_bad_protocol_is_refused(bad: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        SpeedProtocol(**bad)

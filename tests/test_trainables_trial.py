@@ -32,12 +32,14 @@ def defects(small_demo_root: Path) -> DatasetFiles:
     return DatasetFiles.standard("demo-defects", small_demo_root / "demo-defects")
 
 
-def _tune(params: dict, data: DatasetFiles, storage: Path, workers: int = 1) -> tune.ResultGrid:
+def _tune(params: dict, data: DatasetFiles, storage: Path, workers: int = 1,
+          speed_cache: Path | None = None) -> tune.ResultGrid:
     def build(values: dict, work_dir: str) -> dict:
-        return build_trial_config(TrialParams.from_dict(values), data, work_dir, num_data_workers=0)
+        return build_trial_config(TrialParams.from_dict(values), data, work_dir, num_data_workers=0,
+                                  speed_cache=speed_cache)
 
     tuner = tune.Tuner(make_trainable(build, TrialResources(workers=workers), storage / "train_runs"),
-                       param_space=params,
+                       param_space=params, tune_config=tune.TuneConfig(max_concurrent_trials=1),
                        run_config=tune.RunConfig(name="trial", storage_path=str(storage), verbose=0))
     return tuner.fit()
 
@@ -54,9 +56,25 @@ def test_two_worker_trial_reports_every_epoch_with_map_speed_and_checkpoint(
     assert {"ap_scratch", "recall50_stain", "map_small", "lr", "wall_s"} <= set(history.columns)
     final = result.metrics
     assert final["finished_budget"] is True
-    assert final["fps"] > 0 and final["fps_no_nms"] > 0 and final["gflops"] > 0
-    assert 0.5 < final["params_m"] < 20
+    assert history["fps"].gt(0).all() and history["fps"].nunique() == 1, "the lane's speed, from epoch 1 on"
+    assert history["arch_key"].nunique() == 1 and final["speed_cached"] is False
+    assert final["gflops"] > 0 and 0.05 < final["params_m"] < 20
+    assert final["speed_protocol"].startswith("pytorch fp32, batch 1, 160 px, network only")
     assert (Path(final["checkpoint_path"]) / "checkpoint.pth").is_file()
+
+
+def test_trials_that_differ_only_in_training_share_one_speed_measurement(
+        local_ray, defects: DatasetFiles, tiny_clip_path: Path, tmp_path: Path) -> None:
+    """Two trials, lr apart: the second reads the first's figure from the speed cache."""
+    space = FAST | dict(text_encoder=str(tiny_clip_path), epochs=1, close_mosaic_epochs=0,
+                        lr=tune.grid_search([1e-3, 2e-3]))
+    results = sorted(_tune(space, defects, tmp_path, speed_cache=tmp_path / "speed"),
+                     key=lambda r: r.metrics["trial_id"])
+    assert all(r.error is None for r in results)
+    assert len({r.metrics["arch_key"] for r in results}) == 1
+    assert len({r.metrics["fps"] for r in results}) == 1
+    assert sorted(r.metrics["speed_cached"] for r in results) == [False, True]
+    assert len(list((tmp_path / "speed").glob("*.json"))) == 1
 
 
 def test_a_restarted_train_run_resumes_from_its_latest_checkpoint(

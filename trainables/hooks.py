@@ -17,7 +17,8 @@ from mmengine.dist import all_reduce, get_rank, is_distributed
 from mmengine.hooks import EMAHook, Hook
 from mmyolo.registry import HOOKS
 
-from trainables.speed import measure_speed
+from trainables.cpu_lane import TrainingShare
+from trainables.speed_lane import LaneRequest, lane_speed
 from trainables.yolo_world.models.checkpoints import load_checkpoint
 
 CHECKPOINT_FILE = "checkpoint.pth"
@@ -70,19 +71,25 @@ class RayTrainReportHook(Hook):
     """After every validation: one `ray.train.report` with the metrics and a resumable checkpoint.
 
     Runs last (after the EMA hook has swapped the training weights back) so the checkpoint holds
-    both weight sets as mmengine expects. After the final validation it also measures the speed of
-    the model that would be deployed (the EMA weights when EMA is on).
+    both weight sets as mmengine expects. Before the first epoch, rank 0 gets the architecture's
+    speed from the speed lane (`speed`: a `LaneRequest` as a dict); every report carries it, so
+    the search knows a trial's speed from its first report on.
     """
 
     priority = "LOWEST"
 
-    def __init__(self, image_size: int, speed_runs: int = 50, fp16_speed: bool = True,
-                 speed_texts: list[str] | None = None, val_only: bool = False) -> None:
-        self.image_size, self.speed_runs, self.fp16_speed = image_size, speed_runs, fp16_speed
-        self.speed_texts, self.val_only = speed_texts, val_only
+    def __init__(self, speed: dict | None = None, val_only: bool = False) -> None:
+        self.speed, self.val_only = speed, val_only
+        self._speed_metrics: dict = {}
         self._started = time.monotonic()
         self._resumed_wall_s = 0.0
         self._history: list[dict] = []
+
+    def before_run(self, runner) -> None:
+        if get_rank() == 0 and self.speed:
+            device = next(_detector(runner).parameters()).device
+            self._speed_metrics = lane_speed(runner.cfg.model.to_dict(), LaneRequest.from_dict(self.speed), device,
+                                             log=runner.logger.info)
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         meta = checkpoint.get("meta", {})
@@ -102,13 +109,6 @@ class RayTrainReportHook(Hook):
             "wall_s": self._wall_s(),
         }
 
-    def _speed_metrics(self, runner) -> dict[str, float | str | None]:
-        model = _ema_model(runner) or _detector(runner)
-        device = next(model.parameters()).device
-        report = measure_speed(model, self.image_size, device=device, fp16=self.fp16_speed,
-                               runs=self.speed_runs, texts=self.speed_texts)
-        return report.as_metrics()
-
     def after_val_epoch(self, runner, metrics: dict[str, float] | None = None) -> None:
         import ray.train
 
@@ -117,9 +117,8 @@ class RayTrainReportHook(Hook):
             report |= self._train_metrics(runner)
         final = self.val_only or runner.epoch >= runner.max_epochs
         report["finished_budget"] = final
+        report |= self._speed_metrics
         folder = None
-        if get_rank() == 0 and final:
-            report |= self._speed_metrics(runner)
         if get_rank() == 0 and not self.val_only:  # evaluation alone changes no weights
             self._history.append(report | {"timestamp": time.time()})
             folder = Path(tempfile.mkdtemp(prefix="worldtune-ckpt-"))
@@ -134,6 +133,26 @@ class RayTrainReportHook(Hook):
         finally:
             if folder:
                 shutil.rmtree(folder, ignore_errors=True)
+
+
+@HOOKS.register_module()
+class CpuLaneShareHook(Hook):
+    """On a CPU node: let the speed lane in between iterations (see `trainables.cpu_lane`), so
+    that no trial trains while another one's architecture is timed."""
+
+    priority = "VERY_LOW"
+
+    def __init__(self) -> None:
+        self._share = TrainingShare()
+
+    def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
+        self._share.pause_point()
+
+    def before_val_iter(self, runner, batch_idx: int, data_batch=None) -> None:
+        self._share.pause_point()
+
+    def after_run(self, runner) -> None:
+        self._share.release()
 
 
 @HOOKS.register_module()

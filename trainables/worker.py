@@ -37,7 +37,8 @@ def is_out_of_memory(error: BaseException) -> bool:
 def adapt_to_worker(cfg: Config, device: torch.device, amp: bool | None) -> None:
     """Settings that depend on where the worker runs, applied to the final merged config.
 
-    Mixed precision runs on a GPU unless `amp` is False, never on the CPU.
+    Mixed precision runs on a GPU unless `amp` is False, never on the CPU. On a CPU node, the
+    run pauses between iterations while the speed lane times another trial's architecture.
     """
     cfg.launcher = "pytorch"
     cfg.work_dir = str(Path(cfg.work_dir).absolute())
@@ -50,6 +51,7 @@ def adapt_to_worker(cfg: Config, device: torch.device, amp: bool | None) -> None
         # CPU DDP rejects device_ids, and SyncBatchNorm needs GPUs.
         cfg.model_wrapper_cfg = dict(type="MMDistributedDataParallel", device_ids=None, broadcast_buffers=False)
         cfg.model.use_syncbn = False
+        cfg.custom_hooks.append(dict(type="CpuLaneShareHook"))
         for loader in ("train_dataloader", "val_dataloader", "test_dataloader"):
             if loader in cfg:
                 cfg[loader].pin_memory = False  # pinning only helps host-to-GPU copies

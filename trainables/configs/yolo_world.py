@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import copy
 import os
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from trainables.architecture import inference_signature
 from trainables.configs.recipe import Schedule, training_recipe
 from trainables.dataset_files import DatasetFiles
 from trainables.params import TrialParams
+from trainables.speed_protocol import SpeedProtocol
+from trainables.speed_lane import LaneRequest
 from trainables.yolo_world.data.class_texts import load_class_texts
 from trainables.yolo_world.data.pipelines import box_only_data_config
 from trainables.yolo_world.data.text_free import text_free_data_config
@@ -121,9 +125,12 @@ def trial_data_config(params: TrialParams, data: DatasetFiles, *, num_data_worke
 
 
 def build_trial_config(params: TrialParams, data: DatasetFiles, work_dir: str | Path, *,
-                       num_data_workers: int = 2, log_interval: int = 10) -> dict[str, Any]:
+                       num_data_workers: int = 2, log_interval: int = 10, speed_cache: str | Path | None = None,
+                       speed_protocol: SpeedProtocol | None = None) -> dict[str, Any]:
     """The complete config. Its `worldtune` entry tells the worker what mmengine has no key for:
-    the weights to start from, mixed precision (None: on when on GPU), and train or val only."""
+    the weights to start from, mixed precision (None: on when on GPU), and train or val only.
+
+    `speed_cache` is the search storage's speed-lane folder (None: every trial is timed)."""
     work_dir = Path(work_dir).absolute()
     work_dir.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is downloaded at run time
@@ -150,11 +157,14 @@ def build_trial_config(params: TrialParams, data: DatasetFiles, work_dir: str | 
                                         "logit_scale": dict(weight_decay=0.0)}),
         stage2_pipeline=data_cfg["train_pipeline_stage2"], val_ann_file=str(data.val.annotation_file),
         work_dir=str(work_dir), seed=params.seed, log_interval=log_interval)
-    speed_texts = None if text_free else [texts[0] for texts in class_texts]
+    speed = LaneRequest(
+        signature=inference_signature(params, num_classes=len(class_texts), text_width=text_width(params.text_encoder)),
+        image_size=params.image_size, texts=None if text_free else [texts[0] for texts in class_texts],
+        cache_dir=None if speed_cache is None else str(Path(speed_cache).absolute()),
+        protocol=(speed_protocol or SpeedProtocol()).as_dict())
     cfg["custom_hooks"] += [
         dict(type="FiniteLossHook"),
-        dict(type="RayTrainReportHook", image_size=params.image_size, speed_texts=speed_texts,
-             val_only=params.strategy == "zero_shot"),
+        dict(type="RayTrainReportHook", speed=asdict(speed), val_only=params.strategy == "zero_shot"),
     ]
     cfg.update(model=model, train_dataloader=data_cfg["train_dataloader"],
                val_dataloader=data_cfg["val_dataloader"], test_dataloader=data_cfg["val_dataloader"],
