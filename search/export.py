@@ -4,7 +4,7 @@
 
 Default: the recommended trial of the latest finished search. The folder holds the resolved
 mmengine config (`config.py`, plus `predict_pipeline` for inference), the trained weights
-(`model.pth`, weights only), the class-name file, the trial's metrics, a local text encoder
+(`model.pth`, weights only), the network as ONNX (`model.onnx`), the class-name file, the trial's metrics, a local text encoder
 folder if the trial used one, and `reparameterized/`: the text-free model with the classes baked
 in (when the head allows it). `trainables.exported.load_exported` loads it back without any
 search code (see README.md in the folder).
@@ -25,8 +25,8 @@ from search.errors import WorldtuneError  # noqa: E402
 from search.front import Outcome  # noqa: E402
 from search.store import StoredStudy, add_store_arguments, client_for, load_studies  # noqa: E402
 from trainables.dataset_files import DatasetFiles, Split  # noqa: E402
-from trainables.exported import (CLASS_TEXTS_FILE, CONFIG_FILE, REPARAMETERIZED_DIR,  # noqa: E402
-                                 TEXT_ENCODER_DIR, WEIGHTS_FILE)
+from trainables.exported import (CLASS_TEXTS_FILE, CONFIG_FILE, ONNX_FILE,  # noqa: E402
+                                 REPARAMETERIZED_DIR, TEXT_ENCODER_DIR, WEIGHTS_FILE)
 
 README = """# {name}
 
@@ -38,8 +38,10 @@ Trial {trial} of search {search} (dataset {dataset}): {accuracy} {acc:.4f}, {spe
     print(predict(model, cfg, "image.jpg"))   # bboxes (xyxy pixels), scores, labels, classes
 
 Files: config.py (the resolved training config: fine-tune further with mmengine's Runner),
-model.pth (weights), class_texts.json, metrics.json, work_dir/ (files the config names, e.g.
-class embeddings){rep_line}
+model.pth (weights), model.onnx (the network the speed lane timed, with these weights: input
+`images` 1 x 3 x {image_size} x {image_size}, RGB scaled to 0-1; outputs the raw head maps, class
+scores then box distributions per level; box decoding and NMS are not in the graph),
+class_texts.json, metrics.json, work_dir/ (files the config names, e.g. class embeddings){rep_line}
 """
 
 
@@ -105,6 +107,19 @@ def _reparameterize(cfg: dict[str, Any], model: Any, strategy: str, class_texts:
     return None
 
 
+def _write_onnx(model: Any, strategy: str, class_texts: list[list[str]], image_size: int, path: Path) -> None:
+    """The network the speed lane timed, with the trained weights: the deployment copy (class
+    features fixed, Conv+BN fused) as ONNX, batch 1 at the trial's image size."""
+    import torch
+
+    from trainables.onnx_backend import export_onnx
+    from trainables.speed import deployment_copy, dummy_batch
+
+    texts = [t[0] for t in class_texts] if strategy in ("normal", "zero_shot") else None
+    inputs, samples = dummy_batch(image_size, torch.device("cpu"))
+    export_onnx(deployment_copy(model, texts), inputs, samples, path)
+
+
 def export(study: StoredStudy, outcome: Outcome, out: Path) -> Path:
     """Write the trial's folder under `out` and return it."""
     import trainables.registry  # noqa: F401  (registers every worldtune module)
@@ -129,7 +144,9 @@ def export(study: StoredStudy, outcome: Outcome, out: Path) -> Path:
     load_checkpoint(model, Path(outcome.checkpoint) / CHECKPOINT_FILE, strict=True)  # the EMA weights
     _save(folder, cfg, model.state_dict())
     class_texts = json.loads(data.class_text_file.read_text())
-    not_reparameterized = _reparameterize(cfg, model.eval(), values.get("strategy", "normal"), class_texts, folder)
+    strategy, image_size = values.get("strategy", "normal"), int(values.get("image_size", 640))
+    _write_onnx(model, strategy, class_texts, image_size, folder / ONNX_FILE)
+    not_reparameterized = _reparameterize(cfg, model.eval(), strategy, class_texts, folder)
     (folder / "metrics.json").write_text(json.dumps(outcome.as_dict() | {"search": study.search_id}, indent=1))
     rep_line = (f"\nreparameterized/: not written: {not_reparameterized}" if not_reparameterized else
                 "\nreparameterized/: config.py + model.pth of the text-free model, classes baked in (no text encoder)")
@@ -137,6 +154,7 @@ def export(study: StoredStudy, outcome: Outcome, out: Path) -> Path:
         name=folder.name, trial=outcome.trial_id, search=study.search_id, dataset=study.dataset,
         accuracy=study.objectives.accuracy, acc=outcome.accuracy or 0, speed=study.objectives.speed,
         spd=outcome.speed or 0, params=outcome.params_m or 0, folder=folder,
+        image_size=image_size,
         rep_arg="" if not_reparameterized else ", reparameterized=True", rep_line=rep_line))
     return folder
 

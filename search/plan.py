@@ -200,6 +200,9 @@ def make_plan(space: Space, cluster: Cluster, search_id: str) -> SearchPlan:
     """The whole search, decided before Ray runs anything."""
     notes: list[str] = []
     resources, concurrent = _resources(space, cluster, notes)
+    if resources.gpus_per_worker and space.spec.speed.backend == "onnxruntime":
+        raise SpaceError(space.file, "speed.backend", "'onnxruntime' times the network on the CPU, but the trials "
+                         "train on GPUs: use 'pytorch' (fp16 on the trial's card), or gpus_per_worker: 0")
     fixed, parameters = _resolved_values(space, resources.gpus_per_worker == 0, notes)
     storage = space.spec.storage
     root = Path(storage.root).absolute()

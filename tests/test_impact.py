@@ -11,7 +11,7 @@ import pytest
 
 from search.distributions import SearchSpace, from_choice_value
 from search.front import Outcome
-from search.impact import format_impact, impact_matrix, trials_needed
+from search.impact import NOT_ARCHITECTURAL, format_impact, impact_matrix, trials_needed
 from search.schema import ObjectivesSpec, ParamSpec
 
 SPECS = {
@@ -23,13 +23,15 @@ SPECS = {
     "focal_gamma": ParamSpec(type="float", low=1.0, high=3.0, when={"cls_loss": "focal"}),
 }
 HEADS_MAP = {"[4, 8, 16]": 0.02, "[2, 4, 8]": 0.0, "[1, 2, 4]": -0.04}
+HEADS_FPS = {"[4, 8, 16]": 50.0, "[2, 4, 8]": 60.0, "[1, 2, 4]": 70.0}
 
 
 def _response(values: dict) -> tuple[float, float]:
-    """mAP: +8 pts with the BN head, a little from heads and lr; FPS: -10 per frozen stage less."""
+    """mAP: +8 pts with the BN head, a little from heads, lr and frozen stages; FPS: the neck's
+    heads (an architecture parameter), a little from the BN head."""
     accuracy = 0.30 + 0.08 * values["use_bn_head"] + HEADS_MAP[str(values["neck_num_heads"])] \
-        + 0.005 * math.log10(values["lr"] / 1e-4)
-    return accuracy, 80.0 - 10.0 * (values["frozen_stages"] + 1)
+        + 0.005 * math.log10(values["lr"] / 1e-4) + 0.002 * values["frozen_stages"]
+    return accuracy, HEADS_FPS[str(values["neck_num_heads"])] - 2.0 * values["use_bn_head"]
 
 
 def _searched(trials: int, seed: int = 0) -> list[Outcome]:
@@ -54,14 +56,18 @@ def test_importance_and_effects_find_the_parameters_that_drive_each_objective() 
     rows = {row.name: row for row in matrix.rows}
     assert matrix.trials == 40 and matrix.trusted and matrix.needed == trials_needed(6) == 30
     assert max(rows, key=lambda n: rows[n].importance_accuracy or 0) == "use_bn_head"
-    assert max(rows, key=lambda n: rows[n].importance_speed or 0) == "frozen_stages"
-    assert rows["frozen_stages"].importance_speed > 0.8 and rows["use_bn_head"].importance_accuracy > 0.5
+    assert max(rows, key=lambda n: rows[n].importance_speed or 0) == "neck_num_heads"
+    assert rows["neck_num_heads"].importance_speed > 0.8 and rows["use_bn_head"].importance_accuracy > 0.5
     assert rows["use_bn_head"].effect_accuracy.startswith("on vs off: +")
     on = [o.accuracy for o in outcomes if o.values["use_bn_head"]]
     off = [o.accuracy for o in outcomes if not o.values["use_bn_head"]]
     difference = (sum(on) / len(on) - sum(off) / len(off)) * 100
     assert rows["use_bn_head"].effect_accuracy == f"on vs off: {difference:+.1f} pts"
-    assert rows["frozen_stages"].effect_speed.startswith("upper half vs lower half (median 1): -")
+    assert rows["neck_num_heads"].effect_speed.startswith("[1, 2, 4] vs [4, 8, 16]: +")
+    assert rows["use_bn_head"].effect_speed.startswith("on vs off: -")
+    for training_only in ("frozen_stages", "lr", "cls_loss", "focal_gamma"):  # no effect on the network
+        assert rows[training_only].importance_speed is None
+        assert rows[training_only].effect_speed == NOT_ARCHITECTURAL
     assert rows["neck_num_heads"].effect_accuracy.startswith("[4, 8, 16] vs [1, 2, 4]: +")
     assert rows["lr"].effect_accuracy.startswith("upper half vs lower half") and ": +" in rows["lr"].effect_accuracy
     # a conditional parameter: its effect over the trials that have it, no fANOVA importance
@@ -91,5 +97,5 @@ def test_nothing_to_measure_gives_no_numbers_instead_of_an_error(trials: int) ->
     assert all(r.importance_accuracy is None and r.importance_speed is None for r in matrix.rows)
     rows = {r.name: r for r in matrix.rows}
     assert {rows[name].effect_accuracy for name in ("cls_loss", "lr")} == {"one value tried"}
-    assert (rows["focal_gamma"].trials, rows["focal_gamma"].effect_accuracy, rows["focal_gamma"].effect_speed) == \
-        (0, "not sampled", "not sampled"), "no trial used focal loss, so none sampled its gamma"
+    assert (rows["focal_gamma"].trials, rows["focal_gamma"].effect_accuracy) == (0, "not sampled"), \
+        "no trial used focal loss, so none sampled its gamma"

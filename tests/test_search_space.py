@@ -105,6 +105,10 @@ BAD_SPACES = [
     (BASE + "sampler: {type: nsga}\n", "sampler.type", "did you mean 'nsga2'"),
     (BASE + "scheduler: {type: asha, grace_period: 0}\n", "scheduler", "'grace_period' must be >= 1"),
     (BASE + "resources: {gpus_per_worker: lots}\n", "resources.gpus_per_worker", "float or 'auto'"),
+    (BASE + "objectives: {speed: fps_no_nms}\n", "objectives.speed", "must be 'fps'"),
+    (BASE + "speed: {thread: 2}\n", "speed.thread", "did you mean 'threads'"),
+    (BASE + "speed: {threads: 0}\n", "speed", "threads >= 1"),
+    (BASE + "speed: {backend: tensorrt}\n", "speed", "must be one of ['pytorch', 'onnxruntime']"),
     ("datasets: [{name: mine, train: {annotations: a.json, images: imgs}}]\n", "datasets[0]",
      "give all of 'train', 'val' and 'class_texts'"),
     ("parameters: {}\n", "datasets", "is required"),
@@ -135,3 +139,7 @@ def test_what_only_the_cluster_can_tell_is_rejected_before_any_trial(tmp_path: P
     file.write_text(f"datasets: [demo-ct]\nmodel: {{text_encoder: {tmp_path / 'no-such-clip'}}}\n")
     with pytest.raises(SpaceError, match="model.text_encoder.*downloads nothing"):
         make_plan(load_space(file), Cluster(cpus=2, gpus=0), "test")
+    file.write_text("datasets: [demo-ct]\nmodel: {text_encoder: demo}\nspeed: {backend: onnxruntime}\n")
+    with pytest.raises(SpaceError, match="speed.backend.*'onnxruntime' times the network on the CPU"):
+        make_plan(load_space(file), Cluster(cpus=2, gpus=1), "test")
+    assert make_plan(load_space(file), Cluster(cpus=2, gpus=0), "test").space.spec.speed.backend == "onnxruntime"

@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch import nn
 
+from trainables.onnx_backend import export_onnx, flat_outputs, onnxruntime_call
 from trainables.speed import deployed_params_m, deployment_copy, dummy_batch, measure_network
 from trainables.speed_protocol import SpeedProtocol
 from trainables.yolo_world.models import build_model, model_config, prompt_tuning_config
@@ -76,6 +77,22 @@ def test_the_report_is_plausible_and_labelled(detector: nn.Module) -> None:
     assert report.gflops is not None and 0.01 < report.gflops < 5
     label = report.as_metrics()["speed_protocol"]
     assert label.startswith("pytorch fp32, batch 1, 160 px, network only") and "1 thread(s)" in label
+
+
+def test_onnx_runtime_runs_the_same_network(detector: nn.Module, tmp_path: Path) -> None:
+    deployed = deployment_copy(detector, CLASSES)
+    inputs, samples = dummy_batch(64, torch.device("cpu"))
+    graph = export_onnx(deployed, inputs, samples, tmp_path / "network.onnx")
+    with torch.no_grad():
+        expected = flat_outputs(deployed._forward(inputs, samples))
+    got = onnxruntime_call(graph, inputs, threads=1)()
+    assert len(got) == len(expected) == 6, "class scores and box distributions of 3 levels"
+    for want, have in zip(expected, got, strict=True):
+        torch.testing.assert_close(torch.from_numpy(have), want, rtol=1e-4, atol=1e-4)
+    report = measure_network(detector, 160, protocol=SpeedProtocol(**(QUICK.as_dict() | {"backend": "onnxruntime"})),
+                             texts=CLASSES)
+    assert report.mode == "onnxruntime-cpu" and 1 < report.fps < 10000
+    assert report.protocol.startswith("onnxruntime fp32, batch 1, 160 px, network only")
 
 
 def test_flops_grow_with_the_image_area(detector: nn.Module) -> None:

@@ -19,6 +19,7 @@ from mmengine.config import Config
 from torch import nn
 
 CONFIG_FILE, WEIGHTS_FILE, CLASS_TEXTS_FILE = "config.py", "model.pth", "class_texts.json"
+ONNX_FILE = "model.onnx"   # the network alone (no decoding, no NMS), as the speed lane timed it
 REPARAMETERIZED_DIR, TEXT_ENCODER_DIR = "reparameterized", "text_encoder"
 
 

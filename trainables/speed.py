@@ -9,7 +9,9 @@ carries its label:
   range of the round medians over their median; a spread over the target is measured again (up
   to `attempts`), and the tightest attempt is reported;
 - on a GPU, CUDA events around each call and CUDA-graph capture where the model allows it
-  (else eager, labelled).
+  (else eager, labelled);
+- backends: PyTorch (default) or ONNX Runtime on the CPU (the deployment copy exported to ONNX,
+  `trainables.onnx_backend`).
 Network speed does not depend on the weights, so a randomly initialised model of the same
 architecture is as good as a trained one: the speed lane times it before the trial trains.
 """
@@ -17,15 +19,18 @@ from __future__ import annotations
 
 import copy
 import statistics
+import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
 
+from trainables.onnx_backend import NetworkOnly, export_onnx, onnxruntime_call
 from trainables.speed_protocol import SpeedProtocol
 
 @dataclass(frozen=True)
@@ -41,7 +46,7 @@ class SpeedReport:
     precision: str             # fp32, or fp16 on a GPU
     backend: str
     threads: int | None        # CPU threads; None on a GPU
-    mode: str                  # eager or cuda-graph
+    mode: str                  # eager, cuda-graph or onnxruntime-cpu
 
     @property
     def protocol(self) -> str:
@@ -72,23 +77,12 @@ def device_name(device: torch.device) -> str:
     return platform.processor() or platform.machine()
 
 
-class _NetworkOnly(nn.Module):
-    """The detector's raw forward (no decoding, no NMS) as a one-input module, for tracing."""
-
-    def __init__(self, detector: nn.Module, data_samples: list) -> None:
-        super().__init__()
-        self.detector, self.data_samples = detector, data_samples
-
-    def forward(self, inputs: torch.Tensor) -> object:
-        return self.detector._forward(inputs, self.data_samples)
-
-
 def count_gflops(detector: nn.Module, inputs: torch.Tensor, data_samples: list) -> float | None:
     """Forward FLOPs (multiply-adds counted once, as mmengine does), or None if tracing fails."""
     from mmengine.analysis import FlopAnalyzer
 
     try:
-        analyzer = FlopAnalyzer(_NetworkOnly(detector, data_samples), (inputs,))
+        analyzer = FlopAnalyzer(NetworkOnly(detector, data_samples), (inputs,))
         analyzer.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
         return analyzer.total() / 1e9
     except Exception as error:  # noqa: BLE001 - FLOPs are informative; an untraceable model still gets timed
@@ -195,6 +189,26 @@ def _graph_or_eager(forward: Callable[[], object], device: torch.device) -> tupl
         return forward, "eager"
 
 
+def _backend_call(model: nn.Module, inputs: torch.Tensor, data_samples: list, device: torch.device,
+                  protocol: SpeedProtocol, folder: Path) -> tuple[Callable[[], object], str]:
+    """The call to time, and its mode label."""
+    if protocol.backend == "onnxruntime":
+        graph = export_onnx(model, inputs, data_samples, folder / "network.onnx")
+        return onnxruntime_call(graph, inputs, protocol.threads), "onnxruntime-cpu"
+    with torch.inference_mode():
+        return _graph_or_eager(lambda: model._forward(inputs, data_samples), device)
+
+
+def _attempts(call: Callable[[], object], device: torch.device, protocol: SpeedProtocol) -> list[tuple[float, float]]:
+    """(spread, median of the round medians) per attempt, until one meets the target spread."""
+    measured: list[tuple[float, float]] = []
+    while len(measured) < protocol.attempts and (not measured or measured[-1][0] > protocol.target_spread):
+        medians = round_medians(call, device, protocol)
+        middle = statistics.median(medians)
+        measured.append(((max(medians) - min(medians)) / middle, middle))
+    return measured
+
+
 def measure_network(detector: nn.Module, image_size: int, *, device: torch.device | str = "cpu",
                     protocol: SpeedProtocol = SpeedProtocol(), texts: list[str] | None = None) -> SpeedReport:
     """Time the deployment copy of `detector` at batch 1 under `protocol`.
@@ -203,6 +217,8 @@ def measure_network(detector: nn.Module, image_size: int, *, device: torch.devic
     reparameterized ones need none. fp16 only on CUDA.
     """
     device = torch.device(device)
+    if protocol.backend == "onnxruntime" and device.type != "cpu":
+        raise ValueError(f"speed backend 'onnxruntime' times on the CPU, not on {device}: use 'pytorch' for GPUs")
     model = deployment_copy(detector, texts).to(device)
     inputs, data_samples = dummy_batch(image_size, device)  # the texts are fixed in the model now
     gflops = count_gflops(model, inputs, data_samples)
@@ -210,13 +226,10 @@ def measure_network(detector: nn.Module, image_size: int, *, device: torch.devic
     if fp16:
         model, inputs = model.half(), inputs.half()
     threads = None if device.type == "cuda" else protocol.threads
-    with torch.inference_mode(), cpu_threads(threads):
-        call, mode = _graph_or_eager(lambda: model._forward(inputs, data_samples), device)
-        measured: list[tuple[float, float]] = []  # (spread, median of the round medians) per attempt
-        while len(measured) < protocol.attempts and (not measured or measured[-1][0] > protocol.target_spread):
-            medians = round_medians(call, device, protocol)
-            middle = statistics.median(medians)
-            measured.append(((max(medians) - min(medians)) / middle, middle))
+    with tempfile.TemporaryDirectory() as folder, cpu_threads(threads):
+        call, mode = _backend_call(model, inputs, data_samples, device, protocol, Path(folder))
+        with torch.inference_mode():
+            measured = _attempts(call, device, protocol)
     spread, middle = min(measured)  # the tightest attempt: the least disturbed
     return SpeedReport(fps=1.0 / middle, latency_ms=middle * 1e3, spread=spread, attempts=len(measured),
                        params_m=deployed_params_m(model), gflops=gflops,

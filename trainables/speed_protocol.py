@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-BACKENDS = ("pytorch",)
+BACKENDS = ("pytorch", "onnxruntime")
 
 
 @dataclass(frozen=True, kw_only=True)
 class SpeedProtocol:
     """How the lane times a network; part of every architecture key (changing it re-times)."""
 
-    backend: str = "pytorch"
+    backend: str = "pytorch"        # or onnxruntime (CPU): the network exported to ONNX
     threads: int = 1                # CPU threads (intra-op) while timing; deployment-like and quiet
     warmup_s: float = 0.5           # warm-up by time, not by count: slow models get as long
     rounds: int = 7
