@@ -4,10 +4,11 @@
 
 Default: the recommended trial of the latest finished search. The folder holds the resolved
 mmengine config (`config.py`, plus `predict_pipeline` for inference), the trained weights
-(`model.pth`, weights only), the network as ONNX (`model.onnx`), the class-name file, the trial's metrics, a local text encoder
-folder if the trial used one, and `reparameterized/`: the text-free model with the classes baked
-in (when the head allows it). `trainables.exported.load_exported` loads it back without any
-search code (see README.md in the folder).
+(`model.pth`, weights only), the network as ONNX (`model.onnx`), the class-name file, the
+trial's metrics, a local text encoder folder if the trial used one, and `reparameterized/`: the
+text-free model with the classes baked in (when the head allows it).
+`trainables.exported.load_exported` loads it back without any search code (see README.md in the
+folder).
 """
 from __future__ import annotations
 
@@ -107,7 +108,7 @@ def _reparameterize(cfg: dict[str, Any], model: Any, strategy: str, class_texts:
     return None
 
 
-def _write_onnx(model: Any, strategy: str, class_texts: list[list[str]], image_size: int, path: Path) -> None:
+def _write_onnx(trained: Any, image_size: int, path: Path) -> None:
     """The network the speed lane timed, with the trained weights: the deployment copy (class
     features fixed, Conv+BN fused) as ONNX, batch 1 at the trial's image size."""
     import torch
@@ -115,19 +116,13 @@ def _write_onnx(model: Any, strategy: str, class_texts: list[list[str]], image_s
     from trainables.onnx_backend import export_onnx
     from trainables.speed import deployment_copy, dummy_batch
 
-    texts = [t[0] for t in class_texts] if strategy in ("normal", "zero_shot") else None
     inputs, samples = dummy_batch(image_size, torch.device("cpu"))
-    export_onnx(deployment_copy(model, texts), inputs, samples, path)
+    export_onnx(deployment_copy(trained.model, trained.deployed_texts), inputs, samples, path)
 
 
 def export(study: StoredStudy, outcome: Outcome, out: Path) -> Path:
     """Write the trial's folder under `out` and return it."""
-    import trainables.registry  # noqa: F401  (registers every worldtune module)
-    from trainables.configs.yolo_world import build_trial_config
-    from trainables.hooks import CHECKPOINT_FILE
-    from trainables.params import TrialParams
-    from trainables.yolo_world.models.build import build_model
-    from trainables.yolo_world.models.checkpoints import load_checkpoint
+    from trainables.trained import load_trained
 
     folder = (out / f"{study.dataset}-{outcome.trial_id}").absolute()
     shutil.rmtree(folder, ignore_errors=True)
@@ -137,24 +132,19 @@ def export(study: StoredStudy, outcome: Outcome, out: Path) -> Path:
     if Path(values.get("text_encoder", "")).is_dir():  # a local encoder travels with the model
         shutil.copytree(values["text_encoder"], folder / TEXT_ENCODER_DIR)
         values["text_encoder"] = str(folder / TEXT_ENCODER_DIR)
-    cfg = build_trial_config(TrialParams.from_dict(values), data, folder / "work_dir", num_data_workers=0)
-    cfg["predict_pipeline"] = _predict_pipeline(cfg)
+    trained = load_trained(values, data, outcome.checkpoint, folder / "work_dir")
+    cfg = dict(trained.cfg, predict_pipeline=_predict_pipeline(trained.cfg))
     shutil.copy(data.class_text_file, folder / CLASS_TEXTS_FILE)
-    model = build_model(cfg["model"], sync_bn_to_bn=True)
-    load_checkpoint(model, Path(outcome.checkpoint) / CHECKPOINT_FILE, strict=True)  # the EMA weights
-    _save(folder, cfg, model.state_dict())
-    class_texts = json.loads(data.class_text_file.read_text())
-    strategy, image_size = values.get("strategy", "normal"), int(values.get("image_size", 640))
-    _write_onnx(model, strategy, class_texts, image_size, folder / ONNX_FILE)
-    not_reparameterized = _reparameterize(cfg, model.eval(), strategy, class_texts, folder)
+    _save(folder, cfg, trained.model.state_dict())
+    _write_onnx(trained, trained.params.image_size, folder / ONNX_FILE)
+    not_reparameterized = _reparameterize(cfg, trained.model, trained.params.strategy, trained.class_texts, folder)
     (folder / "metrics.json").write_text(json.dumps(outcome.as_dict() | {"search": study.search_id}, indent=1))
     rep_line = (f"\nreparameterized/: not written: {not_reparameterized}" if not_reparameterized else
                 "\nreparameterized/: config.py + model.pth of the text-free model, classes baked in (no text encoder)")
     (folder / "README.md").write_text(README.format(
         name=folder.name, trial=outcome.trial_id, search=study.search_id, dataset=study.dataset,
         accuracy=study.objectives.accuracy, acc=outcome.accuracy or 0, speed=study.objectives.speed,
-        spd=outcome.speed or 0, params=outcome.params_m or 0, folder=folder,
-        image_size=image_size,
+        spd=outcome.speed or 0, params=outcome.params_m or 0, folder=folder, image_size=trained.params.image_size,
         rep_arg="" if not_reparameterized else ", reparameterized=True", rep_line=rep_line))
     return folder
 

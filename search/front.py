@@ -33,6 +33,7 @@ class Outcome:
     values: dict[str, Any] = field(default_factory=dict)
     arch_key: str | None = None        # the speed lane's architecture key: equal keys, equal speed
     speed_protocol: str | None = None  # how the speed was measured (backend, precision, device...)
+    fps_e2e: float | None = None       # front trials: end to end with the trained weights (search/end_to_end.py)
 
     @property
     def on_budget(self) -> bool:

@@ -1,7 +1,7 @@
 """Each trial's per-epoch curves, read back from its MLflow child run: what the advisor judges.
 
 One source for every analysis after a search: the child run that `search/tracking.py` fills
-while the trial runs (every epoch's metrics at step = epoch, the final speed). It holds the
+while the trial runs (every epoch's metrics at step = epoch, the speed lane's among them). It holds the
 trials finished before a `--resume` too, and it is still there long after Ray has gone, so the
 same histories serve the closing summary and any later look at the store.
 """

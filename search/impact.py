@@ -3,8 +3,8 @@ for accuracy and for speed, and which way it pushed them.
 
 Importance: Optuna's fANOVA (`FanovaImportanceEvaluator`, a seeded random forest on parameters ->
 objective, the variance each parameter explains, normalised to sum to 1 per objective), computed
-once per objective over the trials that ran their full budget (ASHA-stopped trials report partial
-accuracy and no speed). fANOVA takes the parameters every such trial has: a conditional parameter
+once per objective over the trials that ran their full budget (ASHA-stopped trials report a partial
+accuracy). fANOVA takes the parameters every such trial has: a conditional parameter
 (`when`) gets an effect but no importance. PED-ANOVA, Optuna's default, was set aside: it asks for
 5 trials in the top quantile, i.e. 50 trials at its default quantile, more than most searches run.
 

@@ -20,7 +20,8 @@ def _number(value: Any) -> str:
 
 
 def describe_result(result: dict[str, Any], *, accuracy: str, speed: str, epochs: Any) -> str:
-    """`epoch 2/5: map 0.031, train_loss 1.23` (+ the speed after the last epoch, or why it stopped)."""
+    """`epoch 2/5: map 0.031, train_loss 1.23, fps 73.8` (the speed lane's fps from epoch 1 on), or why it
+    stopped."""
     shown = [(key, result[key]) for key in (accuracy, "train_loss", speed) if result.get(key) is not None]
     text = f"epoch {result.get('epoch', '?')}/{epochs}: " + ", ".join(f"{k} {_number(v)}" for k, v in shown)
     if result.get("status") == "diverged":
@@ -52,7 +53,7 @@ class EpochProgress(tune.Callback):
             return
         done = f"after epoch {result['epoch']}/{trial.config.get('epochs', '?')}" if "epoch" in result \
             else "before its first epoch"
-        self._say(trial, f"stopped early {done} by the scheduler or the time limit (no speed measured, "
+        self._say(trial, f"stopped early {done} by the scheduler or the time limit (partial accuracy, "
                   "so not on the Pareto front)")
 
     def on_trial_error(self, iteration: int, trials: list, trial: tune.experiment.Trial, **info) -> None:

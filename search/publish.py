@@ -32,7 +32,8 @@ def write_files(report: StudyReport, folder: Path, searched: Sequence[str], obje
     trials.write_text(json.dumps({
         "dataset": report.dataset, "accuracy": objectives.accuracy, "speed": objectives.speed,
         "min_fps": objectives.min_fps, "max_params_m": objectives.max_params_m, "searched": list(searched),
-        "run_ids": report.run_ids, "outcomes": [o.as_dict() for o in report.outcomes]}, indent=1, default=str))
+        "run_ids": report.run_ids, "end_to_end": report.end_to_end,
+        "outcomes": [o.as_dict() for o in report.outcomes]}, indent=1, default=str))
     table = rows(report, searched)
     with (folder / "front.csv").open("w", newline="") as stream:
         writer = csv.DictWriter(stream, fieldnames=list(table[0]) if table else ["trial"])
@@ -52,6 +53,9 @@ def publish_study(client: MlflowClient, parent_run_id: str, report: StudyReport,
     metrics = {"hypervolume": report.hypervolume, "front_size": len(report.front),
                "trials_total": len(report.outcomes), "trials_full_budget": sum(o.on_budget for o in report.outcomes)}
     client.log_batch(parent_run_id, metrics=[Metric(k, float(v), 0, 0) for k, v in metrics.items()])
+    for o in report.outcomes:  # the front's end-to-end figures, on their child runs too
+        if o.fps_e2e is not None and o.trial_id in report.run_ids:
+            client.log_metric(report.run_ids[o.trial_id], "fps_e2e", o.fps_e2e)
     best = report.recommendation.outcome
     client.set_tag(parent_run_id, "worldtune.hypervolume_reference", str(REFERENCE_POINT))
     client.set_tag(parent_run_id, "worldtune.recommendation", report.recommendation.reason)

@@ -85,7 +85,8 @@ def load_studies(client: MlflowClient, args: argparse.Namespace) -> list[StoredS
             objectives = ObjectivesSpec(accuracy=data["accuracy"], speed=data["speed"], min_fps=data["min_fps"],
                                         max_params_m=data["max_params_m"])
             outcomes = [Outcome(**o) for o in data["outcomes"]]
-            report = StudyReport.build(data["dataset"], outcomes, objectives, data.get("run_ids"))
+            report = StudyReport.build(data["dataset"], outcomes, objectives, data.get("run_ids"),
+                                       data.get("end_to_end"))
             studies.append(StoredStudy(name, tags[SEARCH_TAG], run, objectives, data["searched"], report))
     if not studies:
         raise WorldtuneError("no finished worldtune study matches (check --storage/--mlflow-uri, --space, "

@@ -16,6 +16,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from ray import tune
 
+from search.end_to_end import with_end_to_end
 from search.errors import WorldtuneError
 from search.front import Outcome
 from search.mlflow_outbox import outbox_for
@@ -105,10 +106,12 @@ def run_study(plan: SearchPlan, study: StudyPlan, *, resume: bool, verbose: int 
         progress = EpochProgress(study.name, accuracy=objectives.accuracy, speed=objectives.speed)
         tuner = make_tuner(plan, study, [callback, progress], verbose=verbose)
     results = tuner.fit()
+    outcomes, end_to_end = with_end_to_end(outcomes_of(results, objectives.accuracy, objectives.speed),
+                                           study.dataset, plan.space.spec.speed)
     outbox = outbox_for(uri)
     reachable = not outbox.drain(MLFLOW_WAIT_S)  # the trials' writes first: the front lists their runs
-    report = StudyReport.build(study.name, outcomes_of(results, objectives.accuracy, objectives.speed),
-                               objectives, _run_ids(outbox.client, experiment, parent) if reachable else {})
+    report = StudyReport.build(study.name, outcomes, objectives,
+                               _run_ids(outbox.client, experiment, parent) if reachable else {}, end_to_end)
     outbox.send(f"the front of study {study.name}",
                 lambda client: publish_study(client, parent, report, list(study.space.parameters), objectives,
                                              title=f"{plan.space.name} / {study.name} ({plan.search_id})"))

@@ -27,16 +27,17 @@ class StudyReport:
     hypervolume: float
     recommendation: Recommendation
     run_ids: dict[str, str] = field(default_factory=dict)
+    end_to_end: str | None = None    # the protocol of the front's fps_e2e figures, if measured
 
     @classmethod
     def build(cls, dataset: str, outcomes: Sequence[Outcome], objectives: ObjectivesSpec,
-              run_ids: dict[str, str] | None = None) -> StudyReport:
+              run_ids: dict[str, str] | None = None, end_to_end: str | None = None) -> StudyReport:
         front = pareto_front(outcomes)
         return cls(dataset=dataset, outcomes=sorted(outcomes, key=lambda o: o.trial_id), front=front,
                    hypervolume=hypervolume(front),
                    recommendation=recommend(outcomes, min_speed=objectives.min_fps,
                                             max_params_m=objectives.max_params_m),
-                   run_ids=dict(run_ids or {}))
+                   run_ids=dict(run_ids or {}), end_to_end=end_to_end)
 
 
 def rows(report: StudyReport, searched: Sequence[str]) -> list[dict[str, object]]:
@@ -44,7 +45,7 @@ def rows(report: StudyReport, searched: Sequence[str]) -> list[dict[str, object]
     front_ids = {o.trial_id for o in report.front}
     best = report.recommendation.outcome
     return [{"trial": o.trial_id, "status": o.status, "accuracy": o.accuracy, "speed": o.speed,
-             "arch": o.arch_key, "params_m": o.params_m, "gflops": o.gflops, "epochs": o.epochs,
+             "arch": o.arch_key, "fps_e2e": o.fps_e2e, "params_m": o.params_m, "gflops": o.gflops, "epochs": o.epochs,
              "front": o.trial_id in front_ids, "recommended": best is not None and o.trial_id == best.trial_id,
              **{name: o.values.get(name) for name in searched}}
             for o in report.outcomes]
@@ -86,6 +87,8 @@ def format_study(report: StudyReport, searched: Sequence[str], objectives: Objec
     protocols = sorted({o.speed_protocol for o in report.outcomes if o.speed_protocol})
     if protocols:
         lines.append(f"  speed: the speed lane, once per architecture (arch), {'; '.join(protocols)}")
+    if report.end_to_end:
+        lines.append(f"  fps_e2e (front only, trained weights): {report.end_to_end}")
     if best is None:
         lines.append(f"  recommended: none: {report.recommendation.reason}")
     else:

@@ -94,6 +94,39 @@ def test_search_logs_parent_and_child_runs_and_the_front(searched: tuple[Path, s
     assert "| tiny | map " in texts["comparison"] and "| normal | map " in texts["comparison"]
 
 
+def test_speed_is_timed_once_per_architecture_and_credited_only_to_it(searched: tuple[Path, str, float]) -> None:
+    """lr and cls_loss only change training: the 4 trials have at most 2 architectures (BN head
+    on or off), each timed once, and trials of one architecture read the same FPS."""
+    root, output, _ = searched
+    client = MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
+    _, children = _runs(client, "four")
+    by_key: dict[str, set] = {}
+    for child in children:
+        assert child.data.tags["speed_protocol"].startswith("pytorch fp32, batch 1, 160 px, network only")
+        by_key.setdefault(child.data.tags["arch_key"], set()).add(
+            (child.data.params["use_bn_head"], child.data.metrics["fps"]))
+    assert all(len(values) == 1 for values in by_key.values()), f"one architecture, one BN setting, one FPS: {by_key}"
+    assert len(by_key) == len({child.data.params["use_bn_head"] for child in children})
+    assert sorted(p.stem for p in (root / "speed").glob("*.json")) == sorted(by_key)
+    assert "no effect on speed: not part of the architecture" in output
+    impact = output[output.index("parameter impact (demo-defects)"):]
+    for training_only in ("lr", "cls_loss"):
+        row = next(line for line in impact.splitlines() if line.startswith(f"| {training_only} |"))
+        assert row.endswith("| no effect on speed: not part of the architecture |"), row
+    assert "speed: the speed lane, once per architecture (arch), pytorch fp32" in output
+    # the front's trials, and only they, were timed end to end with their trained weights
+    parent, _ = _runs(client, "four")
+    trials = json.loads(Path(client.download_artifacts(parent.info.run_id, "pareto/trials.json",
+                                                       str(root / "dl3"))).read_text())
+    from search.front import Outcome, pareto_front
+
+    front = {o["trial_id"] for o in trials["outcomes"] if o["fps_e2e"] is not None}
+    assert front and front == {o.trial_id for o in pareto_front([Outcome(**o) for o in trials["outcomes"]])}
+    assert "end to end (decoding + NMS: score >= 0.05" in trials["end_to_end"]
+    assert "fps_e2e (front only, trained weights): pytorch fp32, batch 1, end to end" in output
+    assert all("fps_e2e" in child.data.metrics for child in children if child.data.tags[TRIAL_TAG] in front)
+
+
 def test_console_shows_a_line_per_epoch_and_the_trial_logs_stay_in_their_work_dirs(
         searched: tuple[Path, str, float]) -> None:
     root, output, _ = searched
@@ -134,7 +167,7 @@ def test_pareto_cli_and_export_load_back_and_predict(searched: tuple[Path, str, 
     assert "worldtune/four" in printed and "hypervolume" in printed and "comparison" in printed
     assert export.main(["--storage", str(root), "--space", "four", "--out", str(tmp_path)]) == 0
     (folder,) = tmp_path.iterdir()
-    expected = {"config.py", "model.pth", "class_texts.json", "metrics.json", "README.md"}
+    expected = {"config.py", "model.pth", "model.onnx", "class_texts.json", "metrics.json", "README.md"}
     assert expected <= {p.name for p in folder.iterdir()}
     # what a user does, in a fresh interpreter that never imports the search package
     check = (f"import sys; from trainables.exported import load_exported, predict\n"
@@ -143,6 +176,10 @@ def test_pareto_cli_and_export_load_back_and_predict(searched: tuple[Path, str, 
              f"    out = predict(model, cfg, {str(next((small_demo_root / 'demo-defects/images/val').iterdir()))!r})\n"
              f"    assert out['bboxes'].shape[1] == 4 and len(out['classes']) == len(out['scores'])\n"
              f"assert not any(m == 'search' or m.startswith('search.') for m in sys.modules), 'search imported'\n"
+             f"import numpy, onnxruntime\n"
+             f"session = onnxruntime.InferenceSession({str(folder / 'model.onnx')!r})\n"
+             f"maps = session.run(None, {{'images': numpy.zeros((1, 3, 160, 160), numpy.float32)}})\n"
+             f"assert len(maps) == 6 and maps[0].shape[:2] == (1, 6), [m.shape for m in maps]\n"
              f"print('predicted', len(out['scores']))")
     done = subprocess.run([sys.executable, "-c", check], cwd=tmp_path, capture_output=True, text=True, timeout=300,
                           env=os.environ | {"PYTHONPATH": str(ROOT)})

@@ -139,7 +139,7 @@ def cpu_threads(count: int | None) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def _call_seconds(call: Callable[[], object], device: torch.device) -> Callable[[], float]:
+def timed_call(call: Callable[[], object], device: torch.device) -> Callable[[], float]:
     """One timed call: CUDA events on a GPU (device time, synchronised), perf_counter on a CPU."""
     if device.type != "cuda":
         def timed() -> float:
@@ -158,13 +158,18 @@ def _call_seconds(call: Callable[[], object], device: torch.device) -> Callable[
     return timed_cuda
 
 
-def round_medians(call: Callable[[], object], device: torch.device, protocol: SpeedProtocol) -> list[float]:
-    """Warm up for `warmup_s`, then `rounds` rounds of about `round_s` each: their medians."""
-    timed = _call_seconds(call, device)
+def calls_per_round(timed: Callable[[], float], protocol: SpeedProtocol) -> int:
+    """Warm up for `warmup_s` (at least 3 calls); the number of calls that fill one round."""
     deadline, seconds = time.perf_counter() + protocol.warmup_s, []
     while time.perf_counter() < deadline or len(seconds) < 3:
         seconds.append(timed())
-    per_round = max(5, round(protocol.round_s / max(statistics.median(seconds[-3:]), 1e-6)))
+    return max(5, round(protocol.round_s / max(statistics.median(seconds[-3:]), 1e-6)))
+
+
+def round_medians(call: Callable[[], object], device: torch.device, protocol: SpeedProtocol) -> list[float]:
+    """Warm up, then `rounds` rounds of about `round_s` each: their medians."""
+    timed = timed_call(call, device)
+    per_round = calls_per_round(timed, protocol)
     return [statistics.median(timed() for _ in range(per_round)) for _ in range(protocol.rounds)]
 
 
