@@ -6,11 +6,12 @@ round medians, re-measured over the target spread) and reports the mean, spread 
 of variation (CV = standard deviation / mean) across repeats.
 
 With `--background-trainers N` (default 1 on a CPU), N processes train a stand-in model beside
-it, as the other trials of a search do, and the table has two rows per figure: timed through the
-lane (`trainables.cpu_lane.exclusive_cpus`: the trainers pause at their next iteration) and timed
-without it, interleaved repeat by repeat in the same run.
+it, as the other trials of a search do. The series, interleaved repeat by repeat in the same run:
+each backend of `--backends` timed through the lane (`trainables.cpu_lane.exclusive_cpus`: the
+trainers pause at their next iteration), and the first backend timed without the lane.
 
-    .venv/bin/python benchmarks/fps_repeatability.py [--size tiny] [--image-size 160] [--repeats 10]
+    .venv/bin/python benchmarks/fps_repeatability.py [--size tiny] [--image-size 160] [--repeats 10] \
+        [--backends pytorch onnxruntime]
 
 The text tower is CLIP-base-sized (width 512, random weights, written to a temporary folder).
 """
@@ -78,11 +79,15 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=10, help="independent speed measurements per series")
     parser.add_argument("--threads", type=int, default=SpeedProtocol().threads)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--backends", nargs="+", default=None,
+                        help="speed backends to time (default: pytorch onnxruntime on a CPU, pytorch on a GPU)")
     parser.add_argument("--background-trainers", type=int, default=None,
                         help="processes training beside the measurement (default: 1 on a CPU, 0 on a GPU)")
     args = parser.parse_args()
-    trainers = args.background_trainers if args.background_trainers is not None else int(args.device == "cpu")
-    protocol = SpeedProtocol(threads=args.threads)
+    on_cpu = args.device == "cpu"
+    trainers = args.background_trainers if args.background_trainers is not None else int(on_cpu)
+    backends = args.backends or (["pytorch", "onnxruntime"] if on_cpu else ["pytorch"])
+    protocols = {backend: SpeedProtocol(threads=args.threads, backend=backend) for backend in backends}
     with tempfile.TemporaryDirectory() as folder:
         clip = write_clip_text_model(Path(folder), hidden_size=512, num_layers=12, num_heads=8,
                                      intermediate_size=2048, projection_dim=512)
@@ -93,27 +98,30 @@ def main() -> None:
                       for _ in range(trainers)]
         for process in background:
             process.start()
-        series: dict[str, list[SpeedReport]] = {"through the lane": []}
+        plan = [(f"{backend}, through the lane", backend, True) for backend in backends]
         if trainers:
-            series[f"without the lane ({trainers} trainer(s) running)"] = []
+            plan.append((f"{backends[0]}, without the lane ({trainers} trainer(s) running)", backends[0], False))
+        series: dict[str, list[SpeedReport]] = {label: [] for label, _, _ in plan}
         try:
             for repeat in range(args.repeats):
-                for label, reports in series.items():
-                    with exclusive_cpus() if label == "through the lane" else nullcontext():
-                        report = measure_network(detector, args.image_size, device=args.device, protocol=protocol,
-                                                 texts=CLASSES)
+                for label, backend, exclusive in plan:
+                    reports = series[label]
+                    with exclusive_cpus() if exclusive else nullcontext():
+                        report = measure_network(detector, args.image_size, device=args.device,
+                                                 protocol=protocols[backend], texts=CLASSES)
                     reports.append(report)
                     print(f"repeat {repeat + 1}/{args.repeats} {label}: {report.fps:.1f} FPS "
                           f"(spread {report.spread:.1%}, {report.attempts} attempt(s))", flush=True)
         finally:
             for process in background:
                 process.kill()
-    first = series["through the lane"][0]
+    protocol = protocols[backends[0]]
+    labels = "; ".join(sorted({reports[0].protocol for reports in series.values()}))
     setup = (f"YOLO-World size {args.size}, {args.image_size} px, {args.repeats} repeats per series, "
-             f"{trainers} background trainer(s); protocol: {first.protocol}; rounds {protocol.rounds} x "
+             f"{trainers} background trainer(s); protocols: {labels}; rounds {protocol.rounds} x "
              f"{protocol.round_s} s, target spread {protocol.target_spread:.0%}, up to {protocol.attempts} attempts")
     header = ("series", "mean FPS", "std", "CV", "min", "max", "mean spread", "mean attempts")
-    name = f"fps_repeatability_{'gpu' if args.device.startswith('cuda') else 'cpu'}"
+    name = f"fps_repeatability_{'cpu' if on_cpu else 'gpu'}_{args.size}"
     print(write_report(name, "Repeatability of the speed lane's FPS", setup, header, _rows(series)))
 
 

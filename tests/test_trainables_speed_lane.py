@@ -41,7 +41,10 @@ def test_an_architecture_is_timed_once_then_read_from_the_cache(request_for, tin
     assert first["speed_cached"] is False and again["speed_cached"] is True
     assert again["fps"] == first["fps"] and again["arch_key"] == first["arch_key"]
     assert {"fps", "latency_ms", "fps_spread", "params_m", "gflops", "speed_protocol"} <= set(first)
-    assert "timed" in lines[0] and "from the cache" in lines[1]
+    key = first["arch_key"]
+    assert lines[0].startswith("speed lane: waited ") and lines[1].startswith(f"speed lane: {key} timed: ")
+    assert lines[2:] == [f"speed lane: {key} from the cache: {first['fps']:.1f} FPS "
+                         f"(spread {first['fps_spread']:.1%}; {first['speed_protocol']})"]
     stored = SpeedCache(request_for().cache_dir).get(first["arch_key"])
     assert stored["signature"]["size"] == "tiny" and stored["environment"]["threads"] == 1
 

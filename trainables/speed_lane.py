@@ -101,6 +101,13 @@ def _time(model_cfg: dict[str, Any], request: LaneRequest, device: torch.device)
     return report.as_metrics()
 
 
+def _device_held(device: torch.device, log: Callable[[str], None]):
+    """On a CPU node: no trial trains inside the block; a GPU is the trial's own card already."""
+    if device.type != "cpu":
+        return nullcontext(0.0)
+    return exclusive_cpus(on_wait=lambda waited: log(f"speed lane: still waiting for the CPUs ({waited:.0f} s)"))
+
+
 def lane_speed(model_cfg: dict[str, Any], request: LaneRequest, device: torch.device,
                log: Callable[[str], None] = print) -> dict[str, Any]:
     """The trial's speed metrics (`fps`, `latency_ms`, `fps_spread`, `params_m`, `gflops`,
@@ -108,22 +115,17 @@ def lane_speed(model_cfg: dict[str, Any], request: LaneRequest, device: torch.de
     environment = measurement_environment(device, request.speed_protocol)
     key = architecture_key(request.signature, environment)
     cache = SpeedCache(request.cache_dir) if request.cache_dir else None
-    record = cache.get(key) if cache else None
-    cached = record is not None
+    record, timed = cache.get(key) if cache else None, False
     if record is None:
-        hold = exclusive_cpus(on_wait=lambda s: log(f"speed lane: still waiting for the CPUs ({s:.0f} s)")) \
-            if device.type == "cpu" else nullcontext(0.0)
-        with hold as waited:
+        with _device_held(device, log) as waited:
             record = cache.get(key) if cache else None  # another trial may have timed it meanwhile
-            cached = record is not None
             if record is None:
-                record = _time(model_cfg, request, device) | {"arch_key": key, "signature": request.signature,
-                                                              "environment": environment}
+                record, timed = _time(model_cfg, request, device) | {
+                    "arch_key": key, "signature": request.signature, "environment": environment}, True
                 if cache:
                     cache.put(key, record)
-        log(f"speed lane: {key} {'from the cache' if cached else 'timed'}: {record['fps']:.1f} FPS "
-            f"(spread {record['fps_spread']:.1%}; {record['speed_protocol']}; waited {waited:.1f} s for the device)")
-    else:
-        log(f"speed lane: {key} from the cache: {record['fps']:.1f} FPS ({record['speed_protocol']})")
+        log(f"speed lane: waited {waited:.1f} s for the device")
+    log(f"speed lane: {key} {'timed' if timed else 'from the cache'}: {record['fps']:.1f} FPS "
+        f"(spread {record['fps_spread']:.1%}; {record['speed_protocol']})")
     return {name: value for name, value in record.items() if name not in ("signature", "environment")} \
-        | {"speed_cached": cached}
+        | {"speed_cached": not timed}
