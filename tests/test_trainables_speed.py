@@ -71,6 +71,7 @@ def test_the_report_is_plausible_and_labelled(detector: nn.Module) -> None:
     assert 1 < report.fps < 5000
     assert report.latency_ms == pytest.approx(1000 / report.fps)
     assert report.spread >= 0 and report.attempts == 1
+    assert report.background_cpu is not None and report.background_cpu >= 0, "the others' CPU use is known here"
     assert (report.precision, report.image_size, report.threads, report.mode) == ("fp32", 160, 1, "eager")
     assert report.params_m == pytest.approx(deployed_params_m(deployment_copy(detector, CLASSES)))
     assert report.params_m < sum(p.numel() for p in detector.parameters()) / 1e6, "no text tower"
@@ -115,12 +116,13 @@ class _Pooled(nn.Module):
 def test_a_wide_spread_is_measured_again() -> None:
     """A spread target nothing meets: every attempt is made, and the tightest one is reported."""
     report = measure_network(_Pooled(), 32, protocol=SpeedProtocol(warmup_s=0.01, rounds=3, round_s=0.01,
-                                                               target_spread=1e-9, attempts=3))
+                                                               target_spread=1e-9, attempts=3, retry_pause_s=0))
     assert report.attempts == 3 and report.spread > 1e-9
 
 
 @pytest.mark.parametrize("bad, match", [({"threads": 0}, "threads"), ({"rounds": 2}, "rounds"),
-                                        ({"backend": "tensorrt"}, "backend"), ({"round_s": 0}, "round_s")])
+                                        ({"backend": "tensorrt"}, "backend"), ({"round_s": 0}, "round_s"),
+                                        ({"max_background": 0}, "max_background")])
 def test_a_bad_protocol_is_refused(bad: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         SpeedProtocol(**bad)

@@ -16,7 +16,7 @@ from torch import nn
 from trainables.yolo_world.data import yolow_collate
 from trainables.yolo_world.optim import weight_decay_scale
 
-RECIPE = Path("/work/shared/fixtures/yolo_world_official/finetune_recipe_s.json")
+RECIPE = Path(__file__).parent / "fixtures" / "yolo_world_official" / "finetune_recipe_s.json"
 
 
 def _item(labels: list[int], texts: list[str] | None) -> dict:

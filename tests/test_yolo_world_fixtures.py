@@ -21,7 +21,7 @@ from trainables.yolo_world.models import (build_model, load_checkpoint, model_co
                                           prompt_tuning_config, reparameterize_state_dict,
                                           reparameterized_config)
 
-FIXTURES = Path("/work/shared/fixtures/yolo_world_official")
+FIXTURES = Path(__file__).parent / "fixtures" / "yolo_world_official"  # copied from the official code's output
 CONFIGS: dict[str, Any] = json.loads((FIXTURES / "model_configs.json").read_text())
 MANIFEST: dict[str, dict[str, list[int]]] = json.loads(
     (FIXTURES / "state_dict_shapes.json").read_text())

@@ -18,7 +18,7 @@ from trainables.yolo_world.models import (CheckpointMismatchError, SimpleYOLOWor
 
 CLASSES = ["scratch", "dent", "rust"]
 SIZE = 64
-FIXTURES = Path("/work/shared/fixtures/yolo_world_official")
+FIXTURES = Path(__file__).parent / "fixtures" / "yolo_world_official"  # copied from the official code's output
 
 
 def tiny_config(clip: Path, **kwargs: Any) -> dict[str, Any]:
