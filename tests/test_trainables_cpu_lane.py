@@ -41,6 +41,16 @@ def _holder(ready: str, seconds: float) -> None:
     share.release()
 
 
+def _reporter(ready: str, seconds: float) -> None:
+    """A trainer that steps aside while it waits (on Ray to take its report, say)."""
+    share = TrainingShare()
+    share.pause_point()
+    share.step_aside()
+    Path(ready).touch()
+    time.sleep(seconds)
+    share.release()
+
+
 def _start(target, *args) -> multiprocessing.Process:
     process = multiprocessing.get_context("spawn").Process(target=target, args=args)
     process.start()
@@ -76,3 +86,15 @@ def test_a_share_held_through_a_collective_delays_the_lane_without_deadlock(tmp_
     holder.join(timeout=30)
     assert waits, "the lane gave the gate back while the share was held"
     assert 1.0 < waited < 10.0
+
+
+def test_a_trainer_that_steps_aside_lets_the_lane_in_at_once(tmp_path: Path) -> None:
+    ready = tmp_path / "ready"
+    reporter = _start(_reporter, str(ready), 3.0)
+    deadline = time.time() + 30
+    while not ready.exists() and time.time() < deadline:
+        time.sleep(0.05)
+    with exclusive_cpus(patience_s=0.3) as waited:
+        pass
+    reporter.join(timeout=30)
+    assert waited < 0.5

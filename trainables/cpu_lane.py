@@ -84,6 +84,11 @@ class TrainingShare:
         fcntl.flock(self._gate, fcntl.LOCK_UN)
         fcntl.flock(self._work, fcntl.LOCK_SH)   # waits while the lane times
 
+    def step_aside(self) -> None:
+        """Give up the share until the next pause point (e.g. while waiting on Ray to take a report)."""
+        if self._work is not None:
+            fcntl.flock(self._work, fcntl.LOCK_UN)
+
     def release(self) -> None:
         for handle in (self._work, self._gate):
             if handle is not None:

@@ -151,6 +151,11 @@ class CpuLaneShareHook(Hook):
     def before_val_iter(self, runner, batch_idx: int, data_batch=None) -> None:
         self._share.pause_point()
 
+    def after_val_epoch(self, runner, metrics=None) -> None:
+        """Before the report hook (priority LOWEST) waits on Ray to take the epoch's report and
+        checkpoint: that wait must not keep the lane out."""
+        self._share.step_aside()
+
     def after_run(self, runner) -> None:
         self._share.release()
 

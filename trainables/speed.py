@@ -232,7 +232,7 @@ def _attempts(call: Callable[[], object], device: torch.device, protocol: SpeedP
             time.sleep(protocol.retry_pause_s)
         if device.type == "cpu":
             wait_for_quiet(protocol.max_background, max(quiet_deadline - time.monotonic(), 0.0))
-        load = BackgroundLoad()
+        load = BackgroundLoad(thread_only=protocol.threads == 1)
         medians = round_medians(call, device, protocol)
         middle = statistics.median(medians)
         measured.append(_Attempt((max(medians) - min(medians)) / middle, middle,
