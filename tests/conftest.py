@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+# the speed lane's per-machine reference calibrations: the tests' own (Ray's workers inherit it)
+os.environ["WORLDTUNE_CACHE"] = tempfile.mkdtemp(prefix="worldtune-test-cache-")
 
 SMALL_SPLITS = {"train": 24, "val": 8}
 

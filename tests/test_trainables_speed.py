@@ -96,6 +96,20 @@ def test_onnx_runtime_runs_the_same_network(detector: nn.Module, tmp_path: Path)
     assert report.protocol.startswith("onnxruntime fp32, batch 1, 160 px, network only")
 
 
+def test_against_a_reference_the_figure_is_its_calibrated_speed_scaled_by_the_time_ratio(
+        detector: nn.Module) -> None:
+    from trainables.reference import reference_detector
+
+    reference = reference_detector("tiny")
+    itself = measure_network(reference, 96, protocol=QUICK, reference=(reference, 100.0))
+    assert itself.fps == pytest.approx(100.0, rel=0.15), "a model against itself runs at the reference's speed"
+    assert itself.reference_fps == 100.0 and itself.protocol.endswith("against a YOLOv8 reference")
+    relative = measure_network(detector, 96, protocol=QUICK, texts=CLASSES, reference=(reference, 100.0))
+    alone = measure_network(detector, 96, protocol=QUICK, texts=CLASSES)
+    calibrated = measure_network(reference, 96, protocol=QUICK).fps
+    assert relative.fps / 100.0 == pytest.approx(alone.fps / calibrated, rel=0.3), "the same ratio, either way"
+
+
 def test_flops_grow_with_the_image_area(detector: nn.Module) -> None:
     small = measure_network(detector, 128, protocol=QUICK, texts=CLASSES)
     large = measure_network(detector, 256, protocol=QUICK, texts=CLASSES)

@@ -1,6 +1,7 @@
 """The speed lane: an architecture is timed once per key and read back from the cache after."""
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import torch
 from trainables.architecture import inference_signature
 from trainables.cpu_lane import LANE_FOLDER_ENV
 from trainables.params import TrialParams
-from trainables.speed_lane import LaneRequest, SpeedCache, lane_speed
+from trainables.speed_lane import LaneRequest, SpeedCache, lane_speed, machine_cache
 from trainables.speed_protocol import SpeedProtocol
 from trainables.yolo_world.models import model_config
 
@@ -20,6 +21,7 @@ QUICK = SpeedProtocol(warmup_s=0.05, rounds=3, round_s=0.02, attempts=1).as_dict
 @pytest.fixture
 def request_for(tiny_clip_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv(LANE_FOLDER_ENV, str(tmp_path / "lane"))
+    monkeypatch.setenv("WORLDTUNE_CACHE", str(tmp_path / "machine"))
     signature = inference_signature(TrialParams(size="tiny", image_size=96, text_encoder=str(tiny_clip_path)),
                                     num_classes=2, text_width=32)
 
@@ -47,6 +49,9 @@ def test_an_architecture_is_timed_once_then_read_from_the_cache(request_for, tin
                          f"(spread {first['fps_spread']:.1%}; {first['speed_protocol']})"]
     stored = SpeedCache(request_for().cache_dir).get(first["arch_key"])
     assert stored["signature"]["size"] == "tiny" and stored["environment"]["threads"] == 1
+    assert first["speed_protocol"].endswith("against a YOLOv8 reference") and first["reference_fps"] > 0
+    (calibration,) = machine_cache().folder.glob("*.json")  # the reference: timed once for the machine
+    assert json.loads(calibration.read_text())["fps"] == first["reference_fps"]
 
 
 def test_another_protocol_is_another_key(request_for, tiny_model: dict) -> None:

@@ -22,6 +22,7 @@ from mmengine.config import ConfigDict
 from torch import nn
 
 from trainables.speed import calls_per_round, cpu_threads, deployment_copy, dummy_batch, timed_call
+from trainables.reference import reference_detector
 from trainables.speed_protocol import SpeedProtocol
 
 DEPLOYMENT_TEST_CFG: dict[str, Any] = dict(multi_label=True, nms_pre=1000, score_thr=0.05,
@@ -55,12 +56,7 @@ def deployed_for_end_to_end(model: nn.Module, texts: list[str] | None) -> nn.Mod
 
 
 def reference_model(size: str, num_classes: int) -> nn.Module:
-    from trainables.configs.yolov8 import yolov8_model_config
-    from trainables.yolo_world.models.build import build_model
-
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
-        return deployed_for_end_to_end(build_model(yolov8_model_config(size, num_classes), sync_bn_to_bn=True), None)
+    return deployed_for_end_to_end(reference_detector(size, num_classes), None)
 
 
 def time_end_to_end(models: Mapping[str, tuple[nn.Module, torch.Tensor]], *,

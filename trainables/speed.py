@@ -52,13 +52,15 @@ class SpeedReport:
     backend: str
     threads: int | None        # CPU threads; None on a GPU
     mode: str                  # eager, cuda-graph or onnxruntime-cpu
+    reference_fps: float | None = None  # timed against a reference of this calibrated FPS (None: alone)
 
     @property
     def protocol(self) -> str:
         """The label every FPS figure is shown with."""
         where = f"{self.threads} thread(s)" if self.threads else self.mode
+        relative = "" if self.reference_fps is None else ", against a YOLOv8 reference"
         return (f"{self.backend} {self.precision}, batch 1, {self.image_size} px, network only, "
-                f"{self.device}, {where}")
+                f"{self.device}, {where}{relative}")
 
     def as_metrics(self) -> dict[str, float | str | None]:
         return {"fps": self.fps, "latency_ms": self.latency_ms, "fps_spread": self.spread,
@@ -179,6 +181,22 @@ def round_medians(call: Callable[[], object], device: torch.device, protocol: Sp
     return [statistics.median(timed() for _ in range(per_round)) for _ in range(protocol.rounds)]
 
 
+def paired_round_ratios(call: Callable[[], object], reference: Callable[[], object], device: torch.device,
+                        protocol: SpeedProtocol) -> list[float]:
+    """Per round, the median time of `call` over the median time of `reference`, the two called
+    in turn: a machine that slows down for a while slows both alike, and the ratio holds."""
+    timed, timed_reference = timed_call(call, device), timed_call(reference, device)
+    pairs = max(calls_per_round(timed, protocol), calls_per_round(timed_reference, protocol)) // 2
+    ratios = []
+    for _ in range(protocol.rounds):
+        mine, theirs = [], []
+        for _ in range(max(pairs, 5)):
+            mine.append(timed())
+            theirs.append(timed_reference())
+        ratios.append(statistics.median(mine) / statistics.median(theirs))
+    return ratios
+
+
 def _graph_or_eager(forward: Callable[[], object], device: torch.device) -> tuple[Callable[[], object], str]:
     """A CUDA graph replaying `forward` when it can be captured, else `forward` itself."""
     if device.type != "cuda":
@@ -201,10 +219,10 @@ def _graph_or_eager(forward: Callable[[], object], device: torch.device) -> tupl
 
 
 def _backend_call(model: nn.Module, inputs: torch.Tensor, data_samples: list, device: torch.device,
-                  protocol: SpeedProtocol, folder: Path) -> tuple[Callable[[], object], str]:
-    """The call to time, and its mode label."""
+                  protocol: SpeedProtocol, graph: Path) -> tuple[Callable[[], object], str]:
+    """The call to time (`graph`: where the ONNX backend writes the network), and its mode label."""
     if protocol.backend == "onnxruntime":
-        graph = export_onnx(model, inputs, data_samples, folder / "network.onnx")
+        graph = export_onnx(model, inputs, data_samples, graph)
         return onnxruntime_call(graph, inputs, protocol.threads), "onnxruntime-cpu"
     with torch.inference_mode():
         return _graph_or_eager(lambda: model._forward(inputs, data_samples), device)
@@ -212,8 +230,8 @@ def _backend_call(model: nn.Module, inputs: torch.Tensor, data_samples: list, de
 
 @dataclass(frozen=True)
 class _Attempt:
-    spread: float              # (max - min) / median of the round medians
-    seconds: float             # median of the round medians
+    spread: float              # (max - min) / median of the round figures
+    figure: float              # median of the round figures (seconds, or a ratio to the reference)
     background: float | None   # cores the other processes used meanwhile (CPU only)
 
     def good(self, protocol: SpeedProtocol) -> bool:
@@ -221,7 +239,7 @@ class _Attempt:
         return quiet and self.spread <= protocol.target_spread
 
 
-def _attempts(call: Callable[[], object], device: torch.device, protocol: SpeedProtocol) -> list[_Attempt]:
+def _attempts(rounds: Callable[[], list[float]], device: torch.device, protocol: SpeedProtocol) -> list[_Attempt]:
     """Measure until an attempt is steady and, on a CPU, undisturbed (or `attempts` are made).
     On a CPU each attempt starts once the others are quiet (waiting `quiet_wait_s` at most in
     all), and a failed one is followed by a pause, so that a burst elsewhere can pass."""
@@ -233,19 +251,22 @@ def _attempts(call: Callable[[], object], device: torch.device, protocol: SpeedP
         if device.type == "cpu":
             wait_for_quiet(protocol.max_background, max(quiet_deadline - time.monotonic(), 0.0))
         load = BackgroundLoad(thread_only=protocol.threads == 1)
-        medians = round_medians(call, device, protocol)
-        middle = statistics.median(medians)
-        measured.append(_Attempt((max(medians) - min(medians)) / middle, middle,
+        figures = rounds()
+        middle = statistics.median(figures)
+        measured.append(_Attempt((max(figures) - min(figures)) / middle, middle,
                                  load.cores() if device.type == "cpu" else None))
     return measured
 
 
 def measure_network(detector: nn.Module, image_size: int, *, device: torch.device | str = "cpu",
-                    protocol: SpeedProtocol = SpeedProtocol(), texts: list[str] | None = None) -> SpeedReport:
+                    protocol: SpeedProtocol = SpeedProtocol(), texts: list[str] | None = None,
+                    reference: tuple[nn.Module, float] | None = None) -> SpeedReport:
     """Time the deployment copy of `detector` at batch 1 under `protocol`.
 
     `texts` are the class prompts of a text-path detector (encoded once); prompt-tuned and
-    reparameterized ones need none. fp16 only on CUDA.
+    reparameterized ones need none. fp16 only on CUDA. With `reference` (a model and its
+    calibrated FPS on this machine) the two are timed in turn and the figure is the calibrated FPS
+    scaled by their time ratio: what a machine whose speed drifts still repeats.
     """
     device = torch.device(device)
     if protocol.backend == "onnxruntime" and device.type != "cpu":
@@ -253,17 +274,26 @@ def measure_network(detector: nn.Module, image_size: int, *, device: torch.devic
     model = deployment_copy(detector, texts).to(device)
     inputs, data_samples = dummy_batch(image_size, device)  # the texts are fixed in the model now
     gflops = count_gflops(model, inputs, data_samples)
-    fp16 = device.type == "cuda"
-    if fp16:
+    params_m = deployed_params_m(model)
+    if device.type == "cuda":
         model, inputs = model.half(), inputs.half()
     threads = None if device.type == "cuda" else protocol.threads
     with tempfile.TemporaryDirectory() as folder, cpu_threads(threads):
-        call, mode = _backend_call(model, inputs, data_samples, device, protocol, Path(folder))
+        call, mode = _backend_call(model, inputs, data_samples, device, protocol, Path(folder) / "network.onnx")
+        if reference is None:
+            rounds = lambda: round_medians(call, device, protocol)  # noqa: E731
+        else:
+            other = deployment_copy(reference[0]).to(device)
+            other = other.half() if device.type == "cuda" else other
+            other_call, _ = _backend_call(other, inputs, data_samples, device, protocol,
+                                          Path(folder) / "reference.onnx")
+            rounds = lambda: paired_round_ratios(call, other_call, device, protocol)  # noqa: E731
         with torch.inference_mode():
-            measured = _attempts(call, device, protocol)
+            measured = _attempts(rounds, device, protocol)
     best = min(measured, key=lambda a: (not a.good(protocol), a.background or 0.0, a.spread))
-    return SpeedReport(fps=1.0 / best.seconds, latency_ms=best.seconds * 1e3, spread=best.spread,
-                       background_cpu=best.background, attempts=len(measured),
-                       params_m=deployed_params_m(model), gflops=gflops,
-                       image_size=image_size, device=device_name(device), precision="fp16" if fp16 else "fp32",
-                       backend=protocol.backend, threads=threads, mode=mode)
+    seconds = best.figure if reference is None else best.figure / reference[1]
+    return SpeedReport(fps=1.0 / seconds, latency_ms=seconds * 1e3, spread=best.spread,
+                       background_cpu=best.background, attempts=len(measured), params_m=params_m, gflops=gflops,
+                       image_size=image_size, device=device_name(device), precision="fp16" if device.type == "cuda"
+                       else "fp32", backend=protocol.backend, threads=threads, mode=mode,
+                       reference_fps=None if reference is None else reference[1])

@@ -5,13 +5,18 @@ the search storage's speed cache (one JSON file per key, shared by every search 
 and by the nodes of a cluster); on a miss it builds the architecture with random weights (network
 speed does not depend on them), times it under `trainables.speed`'s protocol while it holds the
 device (on a CPU node: no trial trains meanwhile, `cpu_lane`; on a GPU: the trial's own card,
-before it trains) and stores the figure. The key names the device model, thread count, backend,
-precision and library versions too, so a change of any of them re-times.
+before it trains) and stores the figure. It is timed in turn with a reference architecture (a
+plain YOLOv8 of the same size) whose FPS is calibrated once per machine (`machine_cache`): the
+figure is that FPS scaled by their time ratio, which holds while the machine's own speed drifts
+(seen here: 8 % over minutes on a shared 2-core VM, against 1.6 % for the ratio). The key names
+the device model, thread count, backend, precision and library versions too, so a change of any
+of them re-times.
 """
 from __future__ import annotations
 
 import json
 import os
+import statistics
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -26,10 +31,11 @@ from trainables.cpu_lane import exclusive_cpus
 from trainables.speed import device_name, measure_network
 from trainables.speed_protocol import SpeedProtocol
 
-LANE_VERSION = 1
+LANE_VERSION = 2
 """Bumped when the protocol's code changes what it measures: older cache entries stop matching."""
 
-VERSIONED_PACKAGES = ("torch", "mmcv", "mmdet", "mmyolo", "mmengine")
+VERSIONED_PACKAGES = ("torch", "mmcv", "mmdet", "mmyolo", "mmengine", "onnxruntime")
+CALIBRATIONS = 3
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -89,6 +95,31 @@ class SpeedCache:
         os.replace(partial, self._file(key))
 
 
+def machine_cache() -> SpeedCache:
+    """The reference calibrations of this machine, shared by every search storage on it."""
+    root = os.environ.get("WORLDTUNE_CACHE") or Path.home() / ".cache" / "worldtune"
+    return SpeedCache(Path(root) / "speed-reference")
+
+
+def calibrated_reference(size: str, image_size: int, device: torch.device,
+                         protocol: SpeedProtocol) -> tuple[torch.nn.Module, float]:
+    """The reference architecture (a plain YOLOv8 of the trial's size) and its FPS on this
+    machine: timed alone once per machine (the median of CALIBRATIONS measurements), cached.
+    Call it while holding the device."""
+    from trainables.reference import reference_detector
+
+    model = reference_detector(size)
+    environment = measurement_environment(device, protocol)
+    key = architecture_key({"reference": f"yolov8-{size}", "image_size": image_size}, environment)
+    record = machine_cache().get(key)
+    if record is None:
+        reports = [measure_network(model, image_size, device=device, protocol=protocol) for _ in range(CALIBRATIONS)]
+        record = {"fps": statistics.median(r.fps for r in reports), "runs": [r.fps for r in reports],
+                  "speed_protocol": reports[0].protocol, "environment": environment}
+        machine_cache().put(key, record)
+    return model, record["fps"]
+
+
 def _time(model_cfg: dict[str, Any], request: LaneRequest, device: torch.device) -> dict[str, Any]:
     from trainables.yolo_world.models.build import build_model
 
@@ -96,9 +127,10 @@ def _time(model_cfg: dict[str, Any], request: LaneRequest, device: torch.device)
     with torch.random.fork_rng(devices=[]):  # the trial's own seeding stays as it was
         torch.manual_seed(0)
         detector = build_model(cfg, sync_bn_to_bn=True)
+    reference = calibrated_reference(request.signature["size"], request.image_size, device, request.speed_protocol)
     report = measure_network(detector, request.image_size, device=device, protocol=request.speed_protocol,
-                             texts=request.texts)
-    return report.as_metrics()
+                             texts=request.texts, reference=reference)
+    return report.as_metrics() | {"reference_fps": reference[1]}
 
 
 def _device_held(device: torch.device, log: Callable[[str], None]):
