@@ -7,8 +7,10 @@ of variation (CV = standard deviation / mean) across repeats.
 
 With `--background-trainers N` (default 1 on a CPU), N processes train a stand-in model beside
 it, as the other trials of a search do. The series, interleaved repeat by repeat in the same run:
-each backend of `--backends` timed through the lane (`trainables.cpu_lane.exclusive_cpus`: the
-trainers pause at their next iteration), and the first backend timed without the lane.
+each backend of `--backends` as the lane times it (holding the CPUs,
+`trainables.cpu_lane.exclusive_cpus`, so the trainers pause at their next iteration; in turn with
+the calibrated YOLOv8 reference, `trainables.speed_lane.calibrated_reference`), then the first
+backend timed alone (no reference) holding the CPUs, and alone without holding them.
 
     .venv/bin/python benchmarks/fps_repeatability.py [--size tiny] [--image-size 160] [--repeats 10] \
         [--backends pytorch onnxruntime]
@@ -36,6 +38,7 @@ from benchmarks.machine import write_report  # noqa: E402
 from search.datasets.demo_text_encoder import write_clip_text_model  # noqa: E402
 from trainables.cpu_lane import TrainingShare, exclusive_cpus  # noqa: E402
 from trainables.speed import SpeedReport, measure_network  # noqa: E402
+from trainables.speed_lane import calibrated_reference  # noqa: E402
 from trainables.speed_protocol import SpeedProtocol  # noqa: E402
 from trainables.yolo_world.models import build_model, model_config  # noqa: E402
 
@@ -98,17 +101,24 @@ def main() -> None:
                       for _ in range(trainers)]
         for process in background:
             process.start()
-        plan = [(f"{backend}, through the lane", backend, True) for backend in backends]
+        plan = [(f"{backend}, the lane (CPUs held, against the reference)", backend, True, True)
+                for backend in backends]
+        plan.append((f"{backends[0]}, alone, CPUs held", backends[0], True, False))
         if trainers:
-            plan.append((f"{backends[0]}, without the lane ({trainers} trainer(s) running)", backends[0], False))
-        series: dict[str, list[SpeedReport]] = {label: [] for label, _, _ in plan}
+            plan.append((f"{backends[0]}, alone, CPUs not held ({trainers} trainer(s) running)", backends[0], False,
+                         False))
+        series: dict[str, list[SpeedReport]] = {label: [] for label, *_ in plan}
         try:
+            with exclusive_cpus():
+                references = {backend: calibrated_reference(args.size, args.image_size, torch.device(args.device),
+                                                            protocols[backend]) for backend in backends}
             for repeat in range(args.repeats):
-                for label, backend, exclusive in plan:
+                for label, backend, exclusive, relative in plan:
                     reports = series[label]
                     with exclusive_cpus() if exclusive else nullcontext():
                         report = measure_network(detector, args.image_size, device=args.device,
-                                                 protocol=protocols[backend], texts=CLASSES)
+                                                 protocol=protocols[backend], texts=CLASSES,
+                                                 reference=references[backend] if relative else None)
                     reports.append(report)
                     print(f"repeat {repeat + 1}/{args.repeats} {label}: {report.fps:.1f} FPS "
                           f"(spread {report.spread:.1%}, {report.attempts} attempt(s))", flush=True)
