@@ -57,6 +57,16 @@ def _start(target, *args) -> multiprocessing.Process:
     return process
 
 
+def _start_when_ready(target, folder: Path, seconds: float) -> multiprocessing.Process:
+    """Start a trainer that touches a file once it holds (or has stepped aside from) its share."""
+    ready = folder / "ready"
+    process = _start(target, str(ready), seconds)
+    deadline = time.time() + 30
+    while not ready.exists() and time.time() < deadline:
+        time.sleep(0.05)
+    return process
+
+
 def test_no_trainer_iteration_overlaps_the_lane(tmp_path: Path) -> None:
     logs = [tmp_path / f"trainer{i}.json" for i in range(2)]
     trainers = [_start(_trainer, str(log), 4.0) for log in logs]
@@ -75,11 +85,7 @@ def test_no_trainer_iteration_overlaps_the_lane(tmp_path: Path) -> None:
 
 
 def test_a_share_held_through_a_collective_delays_the_lane_without_deadlock(tmp_path: Path) -> None:
-    ready = tmp_path / "ready"
-    holder = _start(_holder, str(ready), 2.0)
-    deadline = time.time() + 30
-    while not ready.exists() and time.time() < deadline:
-        time.sleep(0.05)
+    holder = _start_when_ready(_holder, tmp_path, 2.0)
     waits: list[float] = []
     with exclusive_cpus(patience_s=0.3, on_wait=waits.append) as waited:
         pass
@@ -89,11 +95,7 @@ def test_a_share_held_through_a_collective_delays_the_lane_without_deadlock(tmp_
 
 
 def test_a_trainer_that_steps_aside_lets_the_lane_in_at_once(tmp_path: Path) -> None:
-    ready = tmp_path / "ready"
-    reporter = _start(_reporter, str(ready), 3.0)
-    deadline = time.time() + 30
-    while not ready.exists() and time.time() < deadline:
-        time.sleep(0.05)
+    reporter = _start_when_ready(_reporter, tmp_path, 3.0)
     with exclusive_cpus(patience_s=0.3) as waited:
         pass
     reporter.join(timeout=30)
