@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from optuna._hypervolume import compute_hypervolume
 
 from search.front import Outcome, hypervolume, pareto_front, recommend
+from search.plots import dominated_region
 from search.schema import ObjectivesSpec
 from search.summary import StudyReport, export_hint
 from search.tracking import outcome
@@ -32,6 +33,17 @@ def test_front_is_optunas_best_trials_and_hypervolume_is_optunas(points: list[tu
     assert ours == sorted(tuple(t.values) for t in study.best_trials)
     minimized = np.array([[-a, -s] for a, s in ours])
     assert np.isclose(hypervolume(pareto_front(outcomes)), compute_hypervolume(minimized, np.zeros(2)))
+
+
+@settings(max_examples=100, deadline=None)
+@given(POINTS)
+def test_the_plotted_staircase_encloses_exactly_the_hypervolume(points: list[tuple[float, float]]) -> None:
+    front = pareto_front(_outcomes(points))
+    speeds, accuracies = dominated_region(front)
+    polygon = list(zip(speeds, accuracies)) + [(0.0, 0.0)]   # closed along both axes
+    area = 0.5 * abs(sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(polygon, polygon[1:] + polygon[:1])))
+    assert np.isclose(area, hypervolume(front))
+    assert all(a <= b for a, b in zip(accuracies, accuracies[1:]))   # a staircase: never back down
 
 
 def test_trials_without_their_full_budget_never_reach_the_front() -> None:
