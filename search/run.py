@@ -42,7 +42,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--cpus-per-worker", type=float)
     parser.add_argument("--sampler", help="tpe, nsga2 or random")
     parser.add_argument("--seed", type=int)
-    parser.add_argument("--scheduler", help="asha or none")
+    parser.add_argument("--scheduler", help="pareto, asha or none")
     parser.add_argument("--storage", help="results folder (Tune, Optuna, MLflow by default)")
     parser.add_argument("--mlflow-uri", help="MLflow tracking URI (default: sqlite in the results folder)")
     parser.add_argument("--address", help="Ray cluster to join (default: $RAY_ADDRESS, else a local cluster)")

@@ -105,9 +105,11 @@ class SamplerSpec:
 
 @dataclass(frozen=True, kw_only=True)
 class SchedulerSpec:
-    """ASHA stops trials with a poor accuracy after `grace_period` epochs; `none` runs them all."""
+    """Early stopping from `grace_period` epochs on: `pareto` stops trials dominated on (accuracy,
+    speed) at a rung (search/pareto_scheduler.py), `asha` those with a poor accuracy alone, `none`
+    runs them all."""
 
-    type: Literal["asha", "none"] = "none"
+    type: Literal["pareto", "asha", "none"] = "none"
     grace_period: int = 1
     reduction_factor: float = 2.0
 

@@ -78,8 +78,10 @@ def markdown_table(header: Sequence[str], table: Sequence[Sequence[object]]) -> 
 
 def format_study(report: StudyReport, searched: Sequence[str], objectives: ObjectivesSpec) -> str:
     finished = sum(o.on_budget for o in report.outcomes)
+    stopped = sorted(str(o.epochs or "?") for o in report.outcomes if o.status == "stopped_early")
+    stops = f"{len(stopped)} stopped early (after epoch {', '.join(stopped)}), " if stopped else ""
     best = report.recommendation.outcome
-    lines = [f"dataset {report.dataset}: {len(report.outcomes)} trials, {finished} ran their full budget, "
+    lines = [f"dataset {report.dataset}: {len(report.outcomes)} trials, {finished} ran their full budget, {stops}"
              f"front of {len(report.front)} (accuracy = {objectives.accuracy}, speed = {objectives.speed}), "
              f"hypervolume {report.hypervolume:.4g} (reference point {objectives.accuracy}=0, "
              f"{objectives.speed}=0)",

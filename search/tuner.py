@@ -1,4 +1,4 @@
-"""One dataset study -> a Ray Tune Tuner: OptunaSearch on (accuracy, speed), ASHA or FIFO, trials.
+"""One dataset study -> a Ray Tune Tuner: OptunaSearch on (accuracy, speed), early stopping, trials.
 
 Multi-objective OptunaSearch takes the metric and mode lists itself; TuneConfig gets none (lists
 there raise). The Optuna study lives in a SQLite file per study, so it survives the driver and
@@ -17,7 +17,8 @@ from ray import tune
 from ray.tune.schedulers import ASHAScheduler, TrialScheduler
 
 from search.plan import SearchPlan, StudyPlan
-from search.schema import SamplerSpec, SchedulerSpec
+from search.pareto_scheduler import ParetoRungScheduler
+from search.schema import ObjectivesSpec, SamplerSpec, SchedulerSpec
 from search.searcher import TruthfulOptunaSearch
 from trainables.configs.yolo_world import build_trial_config
 from trainables.dataset_files import DatasetFiles
@@ -54,16 +55,20 @@ def make_sampler(spec: SamplerSpec) -> optuna.samplers.BaseSampler:
     return optuna.samplers.RandomSampler(seed=spec.seed)
 
 
-def make_scheduler(spec: SchedulerSpec, accuracy: str, max_epochs: int) -> TrialScheduler | None:
-    """ASHA on the accuracy metric, one rung per `reduction_factor` of epochs; None: run all."""
+def make_scheduler(spec: SchedulerSpec, objectives: ObjectivesSpec, max_epochs: int) -> TrialScheduler | None:
+    """Pareto-aware successive halving on (accuracy, speed), or ASHA on accuracy alone, one rung
+    per `reduction_factor` of epochs; None: run all."""
     if spec.type == "none":
         return None
-    return ASHAScheduler(time_attr="training_iteration", metric=accuracy, mode="max", max_t=max_epochs,
+    if spec.type == "pareto":
+        return ParetoRungScheduler(accuracy=objectives.accuracy, speed=objectives.speed, max_t=max_epochs,
+                                   grace_period=spec.grace_period, reduction_factor=spec.reduction_factor)
+    return ASHAScheduler(time_attr="training_iteration", metric=objectives.accuracy, mode="max", max_t=max_epochs,
                          grace_period=min(spec.grace_period, max_epochs), reduction_factor=spec.reduction_factor)
 
 
 def max_epochs(study: StudyPlan) -> int:
-    """ASHA's `max_t`: the most epochs (Tune iterations) any trial of the study runs."""
+    """The schedulers' `max_t`: the most epochs (Tune iterations) any trial of the study runs."""
     searched = study.space.parameters.get("epochs")
     if searched is not None:
         return int(searched.high if searched.type == "int" else max(searched.values or [1]))
@@ -91,7 +96,7 @@ def make_tuner(plan: SearchPlan, study: StudyPlan, callbacks: list[tune.Callback
     return tune.Tuner(
         _trainable(plan, study),
         tune_config=tune.TuneConfig(search_alg=searcher,
-                                    scheduler=make_scheduler(spec.scheduler, spec.objectives.accuracy,
+                                    scheduler=make_scheduler(spec.scheduler, spec.objectives,
                                                              max_epochs(study)),
                                     num_samples=spec.budget.trials, max_concurrent_trials=plan.max_concurrent,
                                     time_budget_s=spec.budget.time_limit_s),

@@ -11,7 +11,7 @@ from optuna._hypervolume import compute_hypervolume
 from search.front import Outcome, hypervolume, pareto_front, recommend
 from search.plots import dominated_region
 from search.schema import ObjectivesSpec
-from search.summary import StudyReport, export_hint
+from search.summary import StudyReport, export_hint, format_study
 from search.tracking import outcome
 
 POINTS = st.lists(st.tuples(st.sampled_from([0.0, 0.1, 0.25, 0.3, 0.5, 0.51]),
@@ -53,6 +53,8 @@ def test_trials_without_their_full_budget_never_reach_the_front() -> None:
         Outcome("late", "stopped_early", accuracy=0.9, speed=100.0)]           # even with both numbers
     assert [o.trial_id for o in pareto_front(outcomes)] == ["t1", "t0"]
     assert recommend(outcomes).outcome.trial_id == "t0"
+    headline = format_study(StudyReport.build("demo", outcomes, ObjectivesSpec()), [], ObjectivesSpec()).splitlines()[0]
+    assert "5 trials, 2 ran their full budget, 2 stopped early (after epoch 1, ?), front of 2" in headline
 
 
 def test_recommendation_follows_the_constraints() -> None:
