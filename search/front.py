@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from trainables.speed_constraints import INFEASIBLE
+
 REFERENCE_POINT = (0.0, 0.0)
 
 
@@ -23,7 +25,7 @@ class Outcome:
     """One trial's final state, as the front needs it."""
 
     trial_id: str
-    status: str                  # finished, stopped_early, diverged, error, running
+    status: str                  # finished, stopped_early, infeasible, diverged, error, running
     accuracy: float | None
     speed: float | None
     params_m: float | None = None
@@ -34,6 +36,8 @@ class Outcome:
     arch_key: str | None = None        # the speed lane's architecture key: equal keys, equal speed
     speed_protocol: str | None = None  # how the speed was measured (backend, precision, device...)
     fps_e2e: float | None = None       # front trials: end to end with the trained weights (search/end_to_end.py)
+    infeasible: str | None = None      # the limit an untrained trial broke (`fps 42.1 < min_fps 60`)
+    wall_s: float | None = None        # seconds of training (resumes included)
 
     @property
     def on_budget(self) -> bool:
@@ -50,19 +54,23 @@ class Recommendation:
 
 
 def ended_as(result: dict[str, Any], *, errored: bool) -> str:
-    """How a terminated trial ended, from its last result: error, diverged, finished (only when
-    it ran its budget) or stopped_early (ASHA, or the study's time limit)."""
+    """How a terminated trial ended, from its last result: error, diverged, infeasible (broke a
+    limit, never trained), finished (only when it ran its budget) or stopped_early (a scheduler,
+    or the study's time limit)."""
     if errored:
         return "error"
-    if result.get("status") == "diverged":
-        return "diverged"
+    if result.get("status") in ("diverged", INFEASIBLE):
+        return result["status"]
     return "finished" if result.get("finished_budget") is True else "stopped_early"
 
 
+def dominates_point(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    """(accuracy, speed) a is at least as good as b on both and better on one (both maximized)."""
+    return a[0] >= b[0] and a[1] >= b[1] and a != b
+
+
 def dominates(a: Outcome, b: Outcome) -> bool:
-    """a is at least as good as b on both objectives and better on one (both maximized)."""
-    ge = a.accuracy >= b.accuracy and a.speed >= b.speed
-    return ge and (a.accuracy > b.accuracy or a.speed > b.speed)
+    return dominates_point((a.accuracy, a.speed), (b.accuracy, b.speed))
 
 
 def pareto_front(outcomes: Sequence[Outcome]) -> list[Outcome]:

@@ -18,6 +18,8 @@ from typing import Any
 from ray.tune.experiment import Trial
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 
+from search.front import dominates_point
+
 
 def rung_milestones(grace_period: int, reduction_factor: float, max_t: int) -> list[int]:
     """The epochs at which trials are judged."""
@@ -31,12 +33,9 @@ def rung_milestones(grace_period: int, reduction_factor: float, max_t: int) -> l
 def front_ranks(points: list[tuple[float, float]]) -> list[int]:
     """Non-dominated sorting (both objectives maximized): 0 for the first front, 1 for the front of
     what remains, and so on."""
-    def dominates(a: tuple[float, float], b: tuple[float, float]) -> bool:
-        return a[0] >= b[0] and a[1] >= b[1] and a != b
-
     ranks, remaining, rank = [0] * len(points), set(range(len(points))), 0
     while remaining:
-        layer = {i for i in remaining if not any(dominates(points[j], points[i]) for j in remaining)}
+        layer = {i for i in remaining if not any(dominates_point(points[j], points[i]) for j in remaining)}
         for i in layer:
             ranks[i] = rank
         remaining -= layer

@@ -33,17 +33,22 @@ def plot_front(outcomes: Sequence[Outcome], front: Sequence[Outcome], recommenda
                path: Path, *, title: str, accuracy: str = "map", speed: str = "fps") -> Path:
     """Save the plot to `path`: red = the front with the region it dominates shaded, grey dots =
     full-budget trials off it, grey rings = trials stopped early (at their partial accuracy, marked
-    with the epoch they stopped at), blue ring = the recommended trial. The speed axis says which
-    protocol the figures come from."""
+    with the epoch they stopped at), grey crosses on the speed axis = infeasible trials (their lane
+    speed; never trained, so no accuracy), blue ring = the recommended trial. The speed axis says
+    which protocol the figures come from."""
     figure, axes = plt.subplots(figsize=(7, 5), dpi=120)
     measured = [o for o in outcomes if o.on_budget]
     stopped = [o for o in outcomes if o.status == "stopped_early" and o.accuracy is not None and o.speed is not None]
+    infeasible = [o for o in outcomes if o.status == "infeasible" and o.speed is not None]
     front_ids = {o.trial_id for o in front}
     others = [o for o in measured if o.trial_id not in front_ids]
     axes.scatter([o.speed for o in others], [o.accuracy for o in others], c="0.6", label="trial (full budget)")
     if stopped:
         axes.scatter([o.speed for o in stopped], [o.accuracy for o in stopped], facecolors="none",
                      edgecolors="0.6", label="stopped early (partial accuracy)")
+    if infeasible:
+        axes.scatter([o.speed for o in infeasible], [0.0] * len(infeasible), marker="x", c="0.45", clip_on=False,
+                     zorder=3, label="infeasible: not trained (lane speed)")
     steps = dominated_region(front)
     axes.fill_between(*steps, color="tab:red", alpha=0.08)
     axes.plot(*steps, "-", c="tab:red", lw=1.2, label="Pareto front (dominated region)")
@@ -57,8 +62,11 @@ def plot_front(outcomes: Sequence[Outcome], front: Sequence[Outcome], recommenda
     for o in stopped:
         axes.annotate(f"{o.trial_id} (stopped at epoch {o.epochs})", (o.speed, o.accuracy), textcoords="offset points",
                       xytext=(5, -9), fontsize=7, color="0.45")
-    unplotted = len(outcomes) - len(measured) - len(stopped)
-    protocols = sorted({o.speed_protocol for o in measured + stopped if o.speed_protocol})
+    for o in infeasible:
+        axes.annotate(o.trial_id, (o.speed, 0.0), textcoords="offset points", xytext=(4, 5), fontsize=7,
+                      color="0.45", rotation=90)
+    unplotted = len(outcomes) - len(measured) - len(stopped) - len(infeasible)
+    protocols = sorted({o.speed_protocol for o in measured + stopped + infeasible if o.speed_protocol})
     axes.set_xlabel(f"{speed} (images/s, higher is better)" + "".join(f"\n{p}" for p in protocols), fontsize=8)
     axes.set_ylabel(f"{accuracy} (higher is better)")
     axes.set_title(title + (f"\n{unplotted} trial(s) without figures (error, diverged, running) not shown"

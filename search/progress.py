@@ -13,6 +13,7 @@ from ray import tune
 
 from search.front import ended_as
 from search.tracking import error_text
+from trainables.speed_constraints import INFEASIBLE
 
 
 def _number(value: Any) -> str:
@@ -22,6 +23,8 @@ def _number(value: Any) -> str:
 def describe_result(result: dict[str, Any], *, accuracy: str, speed: str, epochs: Any) -> str:
     """`epoch 2/5: map 0.031, train_loss 1.23, fps 73.8` (the speed lane's fps from epoch 1 on), or why it
     stopped."""
+    if result.get("status") == INFEASIBLE:
+        return f"infeasible, not trained: {result.get('infeasible')} (speed lane, before training)"
     shown = [(key, result[key]) for key in (accuracy, "train_loss", speed) if result.get(key) is not None]
     text = f"epoch {result.get('epoch', '?')}/{epochs}: " + ", ".join(f"{k} {_number(v)}" for k, v in shown)
     if result.get("status") == "diverged":

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from search.errors import SpaceError, did_you_mean
+from trainables.speed_constraints import SpeedConstraints
 from trainables.speed_protocol import SpeedProtocol
 
 DEMO_TEXT_ENCODER_VALUES = ("auto", "demo")
@@ -89,12 +90,26 @@ class ParamSpec:
 
 @dataclass(frozen=True, kw_only=True)
 class ObjectivesSpec:
-    """Both objectives are maximized; the constraints pick the recommended model from the front."""
+    """Both objectives are maximized. The limits are deployment requirements: checked from the
+    speed lane before a trial trains (a trial that breaks one is "infeasible" and never trained)
+    and met by the recommended model."""
 
     accuracy: Literal["map", "map_50", "map_75"] = "map"
     speed: Literal["fps"] = "fps"         # the speed lane's figure (see the `speed` section)
     min_fps: float | None = None
     max_params_m: float | None = None
+    max_latency_ms: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("min_fps", "max_params_m", "max_latency_ms"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ValueError(f"'{name}' must be > 0 (or left out for no limit)")
+
+    @property
+    def constraints(self) -> SpeedConstraints:
+        return SpeedConstraints(min_fps=self.min_fps, max_params_m=self.max_params_m,
+                                max_latency_ms=self.max_latency_ms)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -7,6 +7,12 @@ that ASHA stopped would be told its partial accuracy as if it were final (the sp
 speed in every report). Here such a trial is told as FAIL (an error, or a diverged loss) or
 PRUNED (stopped before its budget), so the study, optuna-dashboard and the sampler all see what
 happened.
+
+The space's limits go through Optuna 5's constraint mechanism (`Trial.set_constraint`, read by
+TPE, NSGA-II and the GP sampler alike): every trial carries its relative violation of each limit
+(`trainables.speed_constraints`; > 0 broken). A trial the lane found infeasible was never trained:
+it is told as COMPLETE with its real speed, accuracy 0 and its violation, so the sampler ranks it
+below every feasible trial and steers away, and Optuna's own best trials leave it out.
 """
 from __future__ import annotations
 
@@ -16,6 +22,7 @@ from optuna.trial import TrialState
 from ray.tune.search.optuna import OptunaSearch
 
 from search.front import ended_as
+from trainables.speed_constraints import SpeedConstraints
 
 
 def trial_state(result: dict[str, Any] | None, error: bool, objectives: list[str]) -> TrialState:
@@ -25,19 +32,36 @@ def trial_state(result: dict[str, Any] | None, error: bool, objectives: list[str
     ended = ended_as(result, errored=error)
     if ended in ("error", "diverged"):
         return TrialState.FAIL
+    if ended == "infeasible":
+        return TrialState.COMPLETE
     if ended != "finished" or any(result.get(name) is None for name in objectives):
         return TrialState.PRUNED
     return TrialState.COMPLETE
 
 
 class TruthfulOptunaSearch(OptunaSearch):
-    """OptunaSearch whose failed, diverged and early-stopped trials leave the study RUNNING-free."""
+    """OptunaSearch whose failed, diverged and early-stopped trials leave the study RUNNING-free,
+    and whose trials carry their constraint violations."""
+
+    def __init__(self, *args: Any, constraints: SpeedConstraints = SpeedConstraints(), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.constraints = constraints
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
+        if trial_id in self._completed_trials:
+            super().on_trial_complete(trial_id, result, error)  # Ray's own warning
+            return
         metrics = self.metric if isinstance(self.metric, list) else [self.metric]
         state = trial_state(result, error, metrics)
-        if state == TrialState.COMPLETE or trial_id in self._completed_trials:
+        trial = self._ot_trials[trial_id]
+        if result and self.constraints:
+            for limit, violation in self.constraints.violations(result).items():
+                trial.set_constraint(limit, violation)
+        if ended_as(result or {}, errored=error) == "infeasible":
+            self._ot_study.tell(trial, [result.get(m, 0.0) for m in metrics], state=state)
+        elif state == TrialState.COMPLETE:
             super().on_trial_complete(trial_id, result, error)
             return
-        self._ot_study.tell(self._ot_trials[trial_id], state=state)
+        else:
+            self._ot_study.tell(trial, state=state)
         self._completed_trials.add(trial_id)

@@ -76,10 +76,33 @@ def markdown_table(header: Sequence[str], table: Sequence[Sequence[object]]) -> 
     return "\n".join(lines + ["| " + " | ".join(_cell(value) for value in row) + " |" for row in table])
 
 
+def skipped_compute(outcomes: Sequence[Outcome]) -> tuple[int, float | None]:
+    """The epochs the infeasible trials would have trained (each trial's `epochs`, else the most
+    any trial ran) and, at the mean seconds per epoch of the trials that trained, their time."""
+    trained = [o for o in outcomes if o.status != "infeasible" and o.epochs and o.wall_s]
+    budget = max((o.epochs for o in trained), default=0)
+    epochs = sum(int(o.values.get("epochs") or budget) for o in outcomes if o.status == "infeasible")
+    per_epoch = sum(o.wall_s for o in trained) / sum(o.epochs for o in trained) if trained else None
+    return epochs, None if per_epoch is None else epochs * per_epoch
+
+
+def _headline_counts(outcomes: Sequence[Outcome]) -> str:
+    """`2 infeasible, not trained (10 epochs, ~3.1 min saved), 1 stopped early (after epoch 2), `."""
+    text = ""
+    skipped = [o for o in outcomes if o.status == "infeasible"]
+    if skipped:
+        epochs, seconds = skipped_compute(outcomes)
+        saved = f", ~{seconds / 60:.1f} min" if seconds is not None else ""
+        text += f"{len(skipped)} infeasible, not trained ({epochs} epochs{saved} saved), "
+    stopped = sorted(str(o.epochs or "?") for o in outcomes if o.status == "stopped_early")
+    if stopped:
+        text += f"{len(stopped)} stopped early (after epoch {', '.join(stopped)}), "
+    return text
+
+
 def format_study(report: StudyReport, searched: Sequence[str], objectives: ObjectivesSpec) -> str:
     finished = sum(o.on_budget for o in report.outcomes)
-    stopped = sorted(str(o.epochs or "?") for o in report.outcomes if o.status == "stopped_early")
-    stops = f"{len(stopped)} stopped early (after epoch {', '.join(stopped)}), " if stopped else ""
+    stops = _headline_counts(report.outcomes)
     best = report.recommendation.outcome
     lines = [f"dataset {report.dataset}: {len(report.outcomes)} trials, {finished} ran their full budget, {stops}"
              f"front of {len(report.front)} (accuracy = {objectives.accuracy}, speed = {objectives.speed}), "
@@ -91,6 +114,9 @@ def format_study(report: StudyReport, searched: Sequence[str], objectives: Objec
         lines.append(f"  speed: the speed lane, once per architecture (arch), {'; '.join(protocols)}")
     if report.end_to_end:
         lines.append(f"  fps_e2e (front only, trained weights): {report.end_to_end}")
+    infeasible = [f"{o.trial_id} {o.infeasible}" for o in report.outcomes if o.status == "infeasible"]
+    if infeasible:
+        lines.append(f"  infeasible (speed lane, before training): {'; '.join(infeasible)}")
     if best is None:
         lines.append(f"  recommended: none: {report.recommendation.reason}")
     else:

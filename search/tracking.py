@@ -29,6 +29,8 @@ from trainables.hooks import HISTORY_FILE
 
 TRIAL_TAG, SEARCH_TAG, DATASET_TAG, STATUS_TAG = ("worldtune.trial_id", "worldtune.search_id",
                                                   "worldtune.dataset", "worldtune.status")
+INFEASIBLE_TAG = "worldtune.infeasible"
+"""On a trial that broke a limit and was never trained: which one (`fps 42.1 < min_fps 60`)."""
 PARENT_TAG = "mlflow.parentRunId"
 EPOCH_METRIC = "epoch"
 """Logged with every epoch's report: its steps are the epochs a child run already has."""
@@ -86,7 +88,8 @@ def outcome(trial_id: str, values: dict[str, Any], result: dict[str, Any], *, er
     return Outcome(trial_id=trial_id, status=status, accuracy=result.get(accuracy), speed=result.get(speed),
                    params_m=result.get("params_m"), gflops=result.get("gflops"), epochs=result.get("epoch"),
                    checkpoint=result.get("checkpoint_path"), values=dict(values), arch_key=result.get("arch_key"),
-                   speed_protocol=result.get("speed_protocol"))
+                   speed_protocol=result.get("speed_protocol"), infeasible=result.get("infeasible"),
+                   wall_s=result.get("wall_s"))
 
 
 def checkpoint_history(result: dict[str, Any]) -> list[dict[str, Any]]:
@@ -193,6 +196,8 @@ class TrialRuns(tune.Callback):
             tags.append(RunTag("error", error_text(trial)))
             if trial.error_file:
                 tags.append(RunTag("error_file", trial.error_file))
+        if result.infeasible:
+            tags.append(RunTag(INFEASIBLE_TAG, result.infeasible))
         status = RunStatus.to_string(RunStatus.FAILED if result.status in FAILED_STATUSES else RunStatus.FINISHED)
 
         def end(client: MlflowClient, run_id: str) -> None:

@@ -47,7 +47,8 @@ class ConfigBuilder:
 
 def make_sampler(spec: SamplerSpec) -> optuna.samplers.BaseSampler:
     """Multivariate TPE (Optuna's default TPE is independent per parameter for multi-objective),
-    NSGA-II, or random; constant liar keeps concurrent TPE trials apart."""
+    NSGA-II, or random; constant liar keeps concurrent TPE trials apart. Each reads the trials'
+    constraint values (`search/searcher.py`) on its own."""
     if spec.type == "tpe":
         return optuna.samplers.TPESampler(multivariate=True, constant_liar=True, seed=spec.seed)
     if spec.type == "nsga2":
@@ -81,7 +82,8 @@ def _trainable(plan: SearchPlan, study: StudyPlan) -> Any:
     workers = max(int(plan.resources.cpus_per_worker) - 1, 0)
     builder = ConfigBuilder(study.dataset, workers, speed_cache=plan.speed_cache,
                             speed_protocol=plan.space.spec.speed)
-    return make_trainable(builder, plan.resources, study.train_storage)
+    return make_trainable(builder, plan.resources, study.train_storage,
+                          constraints=plan.space.spec.objectives.constraints)
 
 
 def make_tuner(plan: SearchPlan, study: StudyPlan, callbacks: list[tune.Callback], *,
@@ -90,8 +92,10 @@ def make_tuner(plan: SearchPlan, study: StudyPlan, callbacks: list[tune.Callback
     spec = plan.space.spec
     objectives = [spec.objectives.accuracy, spec.objectives.speed]
     study.optuna_db.parent.mkdir(parents=True, exist_ok=True)
+    constraints = spec.objectives.constraints
     searcher = TruthfulOptunaSearch(space=study.space, metric=objectives, mode=["max", "max"],
-                                    sampler=make_sampler(spec.sampler), study_name=study.name,
+                                    sampler=make_sampler(spec.sampler), constraints=constraints,
+                                    study_name=study.name,
                                     storage=optuna.storages.RDBStorage(f"sqlite:///{study.optuna_db}"))
     return tune.Tuner(
         _trainable(plan, study),

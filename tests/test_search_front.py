@@ -11,7 +11,7 @@ from optuna._hypervolume import compute_hypervolume
 from search.front import Outcome, hypervolume, pareto_front, recommend
 from search.plots import dominated_region
 from search.schema import ObjectivesSpec
-from search.summary import StudyReport, export_hint, format_study
+from search.summary import StudyReport, export_hint, format_study, skipped_compute
 from search.tracking import outcome
 
 POINTS = st.lists(st.tuples(st.sampled_from([0.0, 0.1, 0.25, 0.3, 0.5, 0.51]),
@@ -83,8 +83,26 @@ def test_the_export_hint_names_a_dataset_with_a_recommended_trial() -> None:
     ({"status": "diverged", "error": "training loss became nan", "finished_budget": False}, False, "diverged"),
     ({"map": 0.3, "finished_budget": False}, True, "error"),
     ({}, True, "error"),
+    ({"fps": 12.0, "status": "infeasible", "infeasible": "fps 12 < min_fps 30", "finished_budget": False}, False,
+     "infeasible"),
 ])
 def test_a_trials_last_result_gives_its_status(result: dict, errored: bool, status: str) -> None:
     found = outcome("t", {"lr": 1e-3}, result, errored=errored, accuracy="map", speed="fps")
     assert found.status == status
     assert found.on_budget == (status == "finished")
+
+
+def test_infeasible_trials_are_counted_with_the_compute_they_saved_and_kept_off_the_front() -> None:
+    trained = [Outcome(f"t{i}", "finished", 0.3 + i / 10, 40.0 - i, epochs=5, wall_s=100.0, values={"epochs": 5})
+               for i in range(2)]
+    skipped = [Outcome("slow", "infeasible", accuracy=None, speed=12.0, epochs=0, infeasible="fps 12 < min_fps 30",
+                       values={"epochs": 5}),
+               Outcome("big", "infeasible", accuracy=None, speed=50.0, epochs=0,
+                       infeasible="params_m 9 > max_params_m 5")]
+    report = StudyReport.build("demo", trained + skipped, ObjectivesSpec(min_fps=30))
+    assert {o.trial_id for o in report.front} == {"t0", "t1"}
+    assert skipped_compute(report.outcomes) == (10, 200.0), "5 epochs each at 20 s an epoch"
+    text = format_study(report, [], ObjectivesSpec(min_fps=30))
+    assert "4 trials, 2 ran their full budget, 2 infeasible, not trained (10 epochs, ~3.3 min saved), front of 2" \
+        in text.splitlines()[0]
+    assert "infeasible (speed lane, before training): big params_m 9 > max_params_m 5; slow fps 12 < min_fps 30" in text

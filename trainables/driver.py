@@ -1,9 +1,13 @@
-"""The Tune trial: a plain function that builds and fits a Ray Train TorchTrainer.
+"""The Tune trial: a plain function that asks the speed lane, then builds and fits a Ray Train
+TorchTrainer.
 
 Under Ray Train V2 a TorchTrainer cannot be handed to a Tuner; a trial function fits one instead,
 and `TuneReportCallback` forwards rank 0's per-epoch reports to Tune (one report = one Tune
-`training_iteration`, what ASHA counts). The Train run lives in the trial's own folder, so a trial
-that Tune restarts (after the search driver was killed) resumes from its latest checkpoint.
+`training_iteration`, what the schedulers count). The Train run lives in the trial's own folder,
+so a trial that Tune restarts (after the search driver was killed) resumes from its latest
+checkpoint. Before any of that, the speed lane times the architecture in a Ray task on a worker's
+resources (the same kind of node and device the workers get): a trial that breaks the space's
+limits (`SpeedConstraints`) reports "infeasible" once and starts no Train worker.
 """
 from __future__ import annotations
 
@@ -16,6 +20,8 @@ import ray.tune
 from ray.train.torch import TorchTrainer
 from ray.tune.integration.ray_train import TuneReportCallback
 
+from trainables.hooks import report_hook
+from trainables.speed_constraints import INFEASIBLE, SpeedConstraints
 from trainables.worker import train_worker
 
 ConfigBuilder = Callable[[dict, str], dict]
@@ -52,10 +58,37 @@ class TrialResources:
         token = {"cpu": 0, "memory": 1 << 20}
         return (token | {self.driver_resource: 1}) if self.driver_resource else token
 
+    def lane_task_options(self) -> dict:
+        """One worker's CPUs and GPU share, so the lane times on the device a worker would get;
+        scheduled as a task of its own, not inside the trial driver's token placement group."""
+        return {"num_cpus": self.cpus_per_worker, "num_gpus": self.gpus_per_worker, "scheduling_strategy": "DEFAULT"}
+
+
+@ray.remote
+def _lane_task(model_cfg: dict, request: dict, log_file: str) -> dict:
+    import torch
+
+    from trainables.speed_lane import LaneRequest, lane_speed
+
+    device = torch.device("cuda", 0) if ray.get_gpu_ids() else torch.device("cpu")
+    with open(log_file, "a") as log:
+        return lane_speed(model_cfg, LaneRequest.from_dict(request), device,
+                          log=lambda line: print(line, file=log, flush=True))
+
+
+def speed_before_training(config: dict, resources: TrialResources) -> dict:
+    """The trial's speed metrics from the lane (cache or timed now), before a Train worker starts;
+    the lane's lines go to `speed_lane.log` in the trial's work dir."""
+    hook = report_hook(config)
+    log_file = Path(config["work_dir"]) / "speed_lane.log"
+    task = _lane_task.options(**resources.lane_task_options())
+    return ray.get(task.remote(config["model"], hook["speed"], str(log_file)))
+
 
 def run_trial(params: dict, *, build_config: ConfigBuilder, resources: TrialResources, train_storage: str,
-              max_failures: int = 1) -> None:
-    """Tune function trainable: one trial = one data-parallel fine-tune.
+              constraints: SpeedConstraints = SpeedConstraints(), max_failures: int = 1) -> None:
+    """Tune function trainable: one trial = the speed lane, then one data-parallel fine-tune, or
+    a single "infeasible" report (the lane's figures and why) when it breaks `constraints`.
 
     The Train run is `train_storage/<trial id>` (persistent, shared by the nodes on a cluster):
     trial ids survive a resumed search, so a re-run trial finds its checkpoints there.
@@ -64,6 +97,12 @@ def run_trial(params: dict, *, build_config: ConfigBuilder, resources: TrialReso
     """
     run_name = ray.tune.get_context().get_trial_id()
     config = build_config(params, str(Path(train_storage) / run_name / "work_dir"))
+    speed = speed_before_training(config, resources)
+    failure = constraints.failure(speed)
+    if failure:
+        ray.tune.report(speed | {"status": INFEASIBLE, "infeasible": failure, "epoch": 0, "finished_budget": False})
+        return
+    report_hook(config)["speed_metrics"] = speed
     trainer = TorchTrainer(
         train_worker,
         train_loop_config={"mmengine": config},
@@ -80,9 +119,9 @@ def run_trial(params: dict, *, build_config: ConfigBuilder, resources: TrialReso
 
 
 def make_trainable(build_config: ConfigBuilder, resources: TrialResources, train_storage: str | Path,
-                   max_failures: int = 1):
-    """`run_trial` bound to a config builder, with its resources, ready for `tune.Tuner`."""
+                   constraints: SpeedConstraints = SpeedConstraints(), max_failures: int = 1):
+    """`run_trial` bound to a config builder, with its resources and limits, ready for `tune.Tuner`."""
     trainable = ray.tune.with_parameters(run_trial, build_config=build_config, resources=resources,
                                          train_storage=str(Path(train_storage).absolute()),
-                                         max_failures=max_failures)
+                                         constraints=constraints, max_failures=max_failures)
     return ray.tune.with_resources(trainable, resources.driver_resources())

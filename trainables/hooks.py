@@ -66,27 +66,33 @@ def _detector(runner) -> torch.nn.Module:
     return model.module if hasattr(model, "module") else model
 
 
+def report_hook(config: dict) -> dict:
+    """The `RayTrainReportHook` entry of a trial config (every trial config has one)."""
+    return next(hook for hook in config["custom_hooks"] if hook["type"] == "RayTrainReportHook")
+
+
 @HOOKS.register_module()
 class RayTrainReportHook(Hook):
     """After every validation: one `ray.train.report` with the metrics and a resumable checkpoint.
 
     Runs last (after the EMA hook has swapped the training weights back) so the checkpoint holds
-    both weight sets as mmengine expects. Before the first epoch, rank 0 gets the architecture's
-    speed from the speed lane (`speed`: a `LaneRequest` as a dict); every report carries it, so
-    the search knows a trial's speed from its first report on.
+    both weight sets as mmengine expects. Every report carries the architecture's speed, so the
+    search knows it from a trial's first report on: `speed_metrics` when the trial function got
+    them from the speed lane before training (trainables/driver.py), else rank 0 asks the lane
+    itself before the first epoch (`speed`: a `LaneRequest` as a dict; a config run directly).
     """
 
     priority = "LOWEST"
 
-    def __init__(self, speed: dict | None = None, val_only: bool = False) -> None:
+    def __init__(self, speed: dict | None = None, speed_metrics: dict | None = None, val_only: bool = False) -> None:
         self.speed, self.val_only = speed, val_only
-        self._speed_metrics: dict = {}
+        self._speed_metrics: dict = dict(speed_metrics or {})
         self._started = time.monotonic()
         self._resumed_wall_s = 0.0
         self._history: list[dict] = []
 
     def before_run(self, runner) -> None:
-        if get_rank() == 0 and self.speed:
+        if get_rank() == 0 and self.speed and not self._speed_metrics:
             device = next(_detector(runner).parameters()).device
             self._speed_metrics = lane_speed(runner.cfg.model.to_dict(), LaneRequest.from_dict(self.speed), device,
                                              log=runner.logger.info)
