@@ -8,8 +8,8 @@ per-epoch accuracy curve, the lane's FPS and parameter count, the architecture k
 
     .venv/bin/python benchmarks/trial_table.py [--out benchmarks/data/trial_table.json]
 
-Every finished trial is appended to `<out>.partial.jsonl` as it ends, so an interrupted run keeps
-what it measured; a rerun skips the combinations already there.
+Each dataset's trials are appended to `<out>.partial.jsonl` when its grid ends, so an interrupted
+run keeps the datasets it finished; a rerun skips the combinations already there.
 """
 from __future__ import annotations
 
@@ -104,9 +104,12 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
 
     from search.cluster import connect
-    from search.plan import make_plan
+    from search.datasets import ensure_demo_dataset
+    from search.plan import dataset_files, make_plan
     from search.space import load_space
 
+    for name in DATASETS:   # the demo sets as the README's command generates them
+        ensure_demo_dataset(name, dataset_files(name).root.parent)
     plan = make_plan(load_space(write_space(work)), connect(None).cluster, f"table-{time.strftime('%H%M%S')}")
     started = time.monotonic()
     for study in plan.studies:

@@ -63,8 +63,8 @@ def plot_front(outcomes: Sequence[Outcome], front: Sequence[Outcome], recommenda
         axes.annotate(f"{o.trial_id} (stopped at epoch {o.epochs})", (o.speed, o.accuracy), textcoords="offset points",
                       xytext=(5, -9), fontsize=7, color="0.45")
     for o in infeasible:
-        axes.annotate(o.trial_id, (o.speed, 0.0), textcoords="offset points", xytext=(4, 5), fontsize=7,
-                      color="0.45", rotation=90)
+        axes.annotate(f"{o.trial_id} (infeasible)", (o.speed, 0.0), textcoords="offset points", xytext=(5, 4),
+                      fontsize=7, color="0.45")
     unplotted = len(outcomes) - len(measured) - len(stopped) - len(infeasible)
     protocols = sorted({o.speed_protocol for o in measured + stopped + infeasible if o.speed_protocol})
     axes.set_xlabel(f"{speed} (images/s, higher is better)" + "".join(f"\n{p}" for p in protocols), fontsize=8)

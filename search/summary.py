@@ -86,14 +86,17 @@ def skipped_compute(outcomes: Sequence[Outcome]) -> tuple[int, float | None]:
     return epochs, None if per_epoch is None else epochs * per_epoch
 
 
-def _headline_counts(outcomes: Sequence[Outcome]) -> str:
-    """`2 infeasible, not trained (10 epochs, ~3.1 min saved), 1 stopped early (after epoch 2), `."""
+def _headline_counts(outcomes: Sequence[Outcome], limited: bool) -> str:
+    """`2 infeasible, not trained (10 epochs, ~3.1 min saved), 1 stopped early (after epoch 2), `;
+    with limits in the space the infeasible count is given even when it is 0."""
     text = ""
     skipped = [o for o in outcomes if o.status == "infeasible"]
     if skipped:
         epochs, seconds = skipped_compute(outcomes)
         saved = f", ~{seconds / 60:.1f} min" if seconds is not None else ""
         text += f"{len(skipped)} infeasible, not trained ({epochs} epochs{saved} saved), "
+    elif limited:
+        text += "0 infeasible, "
     stopped = sorted(str(o.epochs or "?") for o in outcomes if o.status == "stopped_early")
     if stopped:
         text += f"{len(stopped)} stopped early (after epoch {', '.join(stopped)}), "
@@ -102,7 +105,7 @@ def _headline_counts(outcomes: Sequence[Outcome]) -> str:
 
 def format_study(report: StudyReport, searched: Sequence[str], objectives: ObjectivesSpec) -> str:
     finished = sum(o.on_budget for o in report.outcomes)
-    stops = _headline_counts(report.outcomes)
+    stops = _headline_counts(report.outcomes, bool(objectives.constraints))
     best = report.recommendation.outcome
     lines = [f"dataset {report.dataset}: {len(report.outcomes)} trials, {finished} ran their full budget, {stops}"
              f"front of {len(report.front)} (accuracy = {objectives.accuracy}, speed = {objectives.speed}), "

@@ -106,3 +106,9 @@ def test_infeasible_trials_are_counted_with_the_compute_they_saved_and_kept_off_
     assert "4 trials, 2 ran their full budget, 2 infeasible, not trained (10 epochs, ~3.3 min saved), front of 2" \
         in text.splitlines()[0]
     assert "infeasible (speed lane, before training): big params_m 9 > max_params_m 5; slow fps 12 < min_fps 30" in text
+
+
+def test_with_limits_the_headline_says_when_none_was_infeasible() -> None:
+    limits = ObjectivesSpec(min_fps=30)
+    headline = format_study(StudyReport.build("demo", _outcomes([(0.3, 40.0)]), limits), [], limits).splitlines()[0]
+    assert "1 trials, 1 ran their full budget, 0 infeasible, front of 1" in headline

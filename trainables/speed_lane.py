@@ -1,16 +1,17 @@
 """The speed lane: one exclusive, repeatable FPS measurement per architecture key, before training.
 
-A trial's rank 0 asks the lane for its speed before its first epoch. The lane looks the key up in
-the search storage's speed cache (one JSON file per key, shared by every search of that storage
-and by the nodes of a cluster); on a miss it builds the architecture with random weights (network
-speed does not depend on them), times it under `trainables.speed`'s protocol while it holds the
-device (on a CPU node: no trial trains meanwhile, `cpu_lane`; on a GPU: the trial's own card,
-before it trains) and stores the figure. It is timed in turn with a reference architecture (a
-plain YOLOv8 of the same size) whose FPS is calibrated once per machine (`machine_cache`): the
-figure is that FPS scaled by their time ratio, which holds while the machine's own speed drifts
-(seen here: 8 % over minutes on a shared 2-core VM, against 1.6 % for the ratio). The key names
-the device model, thread count, backend, precision and library versions too, so a change of any
-of them re-times.
+A trial function asks the lane for its speed before it starts any Train worker (a Ray task on
+one worker's resources, trainables/driver.py; a config run directly asks from its rank 0 before
+the first epoch). The lane looks the key up in the search storage's speed cache (one JSON file
+per key, shared by every search of that storage and by the nodes of a cluster); on a miss it
+builds the architecture with random weights (network speed does not depend on them), times it
+under `trainables.speed`'s protocol while it holds the device (on a CPU node: no trial trains
+meanwhile, `cpu_lane`; on a GPU: the card the lane's task was given) and stores the figure. It
+is timed in turn with a reference architecture (a plain YOLOv8 of the same size) whose FPS is
+calibrated once per machine (`machine_cache`): the figure is that FPS scaled by their time
+ratio, which holds while the machine's own speed drifts (seen here: 8 % over minutes on a shared
+2-core VM, against 1.6 % for the ratio). The key names the device model, thread count, backend,
+precision and library versions too, so a change of any of them re-times.
 """
 from __future__ import annotations
 
