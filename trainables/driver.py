@@ -22,7 +22,7 @@ from ray.tune.integration.ray_train import TuneReportCallback
 
 from trainables.hooks import report_hook
 from trainables.speed_constraints import INFEASIBLE, SpeedConstraints
-from trainables.worker import train_worker
+from trainables.worker import is_out_of_memory, out_of_memory_error, train_worker
 
 ConfigBuilder = Callable[[dict, str], dict]
 """(trial parameters, absolute work dir) -> complete mmengine config dict."""
@@ -72,8 +72,13 @@ def _lane_task(model_cfg: dict, request: dict, log_file: str) -> dict:
 
     device = torch.device("cuda", 0) if ray.get_gpu_ids() else torch.device("cpu")
     with open(log_file, "a") as log:
-        return lane_speed(model_cfg, LaneRequest.from_dict(request), device,
-                          log=lambda line: print(line, file=log, flush=True))
+        try:
+            return lane_speed(model_cfg, LaneRequest.from_dict(request), device,
+                              log=lambda line: print(line, file=log, flush=True))
+        except (RuntimeError, MemoryError) as error:
+            if not is_out_of_memory(error):
+                raise
+            raise out_of_memory_error(error, device, "building the model for the speed lane") from error
 
 
 def speed_before_training(config: dict, resources: TrialResources) -> dict:

@@ -34,6 +34,14 @@ def is_out_of_memory(error: BaseException) -> bool:
         isinstance(error, RuntimeError) and "DefaultCPUAllocator" in str(error))
 
 
+def out_of_memory_error(error: BaseException, device: object, where: str) -> TrialOutOfMemoryError:
+    """The error a trial ends with when `error` ran it out of memory: where, and what to lower."""
+    return TrialOutOfMemoryError(
+        f"out of memory on {device} while {where}: lower batch_size, image_size or the model's widths "
+        f"(embed_dims, neck_embed_channels), or give each worker more memory: "
+        f"{str(error).splitlines()[0][:300]}")
+
+
 def adapt_to_worker(cfg: Config, device: torch.device, amp: bool | None) -> None:
     """Settings that depend on where the worker runs, applied to the final merged config.
 
@@ -97,8 +105,5 @@ def train_worker(loop_config: dict) -> None:
         if not is_out_of_memory(error):
             raise
         where = "building the model" if runner is None else "training"
-        raise TrialOutOfMemoryError(
-            f"out of memory on {device} while {where} (batch size {cfg.train_dataloader.batch_size} per "
-            f"worker): lower batch_size, image_size "
-            f"or the model's widths (embed_dims, neck_embed_channels), or give each worker more memory: "
-            f"{str(error).splitlines()[0][:300]}") from error
+        raise out_of_memory_error(
+            error, device, f"{where} (batch size {cfg.train_dataloader.batch_size} per worker)") from error
