@@ -1,11 +1,14 @@
 """Print and compare accuracy/speed Pareto fronts across datasets and searches, from the MLflow store.
 
-    python search/pareto.py [--storage worldtune_runs] [--space lightweight] [--dataset demo-ct]
+    python search/pareto.py [--storage worldtune_runs] [--space lightweight] [--dataset demo-ct] \
+        [--log-comparison]
 
 Each finished study's front is recomputed from its `pareto/trials.json` (only full-budget trials),
 then one table compares them. Hypervolumes (reference point: accuracy 0, speed 0) compare
 searches of the same dataset; `covers` says how much of another search's front on the same
-dataset is dominated or matched by this one's.
+dataset is dominated or matched by this one's. With `--log-comparison` the table and a plot of
+the fronts overlaid also go to MLflow, as a run of the experiment `worldtune-comparisons`, and
+the link to that plot is printed.
 """
 from __future__ import annotations
 
@@ -16,9 +19,12 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: import the project, not search/'s own folder
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
+from search.comparison_run import COMPARISON_EXPERIMENT, PLOT, log_comparison  # noqa: E402
 from search.errors import WorldtuneError  # noqa: E402
 from search.front import Outcome, dominates  # noqa: E402
-from search.store import StoredStudy, add_store_arguments, client_for, load_studies  # noqa: E402
+from search.mlflow_links import run_page, ui_base  # noqa: E402
+from search.store import (StoredStudy, add_store_arguments, artifact_root, client_for, load_studies,  # noqa: E402
+                          tracking_uri)
 from search.summary import format_study, text_table  # noqa: E402
 
 
@@ -52,17 +58,28 @@ def comparison(studies: list[StoredStudy]) -> list[dict[str, object]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python search/pareto.py", description=__doc__.split("\n")[0])
     add_store_arguments(parser)
+    parser.add_argument("--log-comparison", action="store_true",
+                        help="also log the table and the fronts overlaid as an MLflow run (experiment "
+                             f"{COMPARISON_EXPERIMENT}) and print its link")
     args = parser.parse_args(argv)
     try:
-        studies = load_studies(client_for(args), args)
+        client = client_for(args)
+        studies = load_studies(client, args)
     except WorldtuneError as error:
         print(f"[worldtune] error: {error}", file=sys.stderr)
         return 2
     for study in studies:
         print(f"\n{study.experiment} / search {study.search_id} (parent run {study.run.info.run_id})")
         print(format_study(study.report, study.searched, study.objectives))
+    table = comparison(studies)
     print("\ncomparison (hypervolume: reference point accuracy 0, speed 0; compare within a dataset)")
-    print(text_table(comparison(studies)))
+    print(text_table(table))
+    if args.log_comparison:
+        uri = tracking_uri(args)
+        ui = ui_base(uri)
+        experiment, run_id = log_comparison(client, studies, table, artifacts=artifact_root(uri), ui=ui)
+        print(f"\n[worldtune] comparison logged to MLflow ({uri}): run {run_id} of experiment "
+              f"{COMPARISON_EXPERIMENT!r}\n  fronts overlaid:  {run_page(ui, experiment, run_id, PLOT)}")
     return 0
 
 

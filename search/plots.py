@@ -1,4 +1,5 @@
-"""The accuracy-vs-speed plot of one study: every measured trial, the front highlighted, labelled.
+"""Accuracy-vs-speed plots: one study (every measured trial, the front highlighted, labelled), and
+several studies' fronts overlaid for a comparison.
 
 Drawn with matplotlib's Agg backend (no display needed: the search runs on servers).
 """
@@ -6,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import matplotlib
 
@@ -49,10 +51,7 @@ def plot_front(outcomes: Sequence[Outcome], front: Sequence[Outcome], recommenda
     if infeasible:
         axes.scatter([o.speed for o in infeasible], [0.0] * len(infeasible), marker="x", c="0.45", clip_on=False,
                      zorder=3, label="infeasible: not trained (lane speed)")
-    steps = dominated_region(front)
-    axes.fill_between(*steps, color="tab:red", alpha=0.08)
-    axes.plot(*steps, "-", c="tab:red", lw=1.2, label="Pareto front (dominated region)")
-    axes.scatter([o.speed for o in front], [o.accuracy for o in front], c="tab:red", zorder=3)
+    _draw_front(axes, front, "tab:red", "Pareto front (dominated region)")
     if recommendation.outcome is not None:
         best = recommendation.outcome
         axes.scatter([best.speed], [best.accuracy], s=220, facecolors="none", edgecolors="tab:blue",
@@ -66,11 +65,58 @@ def plot_front(outcomes: Sequence[Outcome], front: Sequence[Outcome], recommenda
         axes.annotate(f"{o.trial_id} (infeasible)", (o.speed, 0.0), textcoords="offset points", xytext=(5, 4),
                       fontsize=7, color="0.45")
     unplotted = len(outcomes) - len(measured) - len(stopped) - len(infeasible)
-    protocols = sorted({o.speed_protocol for o in measured + stopped + infeasible if o.speed_protocol})
+    return _save(figure, axes, path, measured + stopped + infeasible, accuracy=accuracy, speed=speed,
+                 title=title + (f"\n{unplotted} trial(s) without figures (error, diverged, running) not shown"
+                                if unplotted else ""))
+
+
+class FrontSeries(NamedTuple):
+    """One study on the comparison plot."""
+
+    label: str
+    outcomes: Sequence[Outcome]
+    front: Sequence[Outcome]
+    recommended: Outcome | None
+
+
+def plot_fronts(series: Sequence[FrontSeries], path: Path, *, title: str, accuracy: str = "map",
+                speed: str = "fps") -> Path:
+    """Several studies' fronts overlaid, one colour each: the front as the staircase of the region
+    it dominates, its trials labelled, the study's other full-budget trials as faint dots, its
+    recommended trial ringed."""
+    figure, axes = plt.subplots(figsize=(8, 5.5), dpi=120)
+    colours = plt.get_cmap("tab10").colors
+    for index, study in enumerate(series):
+        colour = colours[index % len(colours)]
+        front_ids = {o.trial_id for o in study.front}
+        others = [o for o in study.outcomes if o.on_budget and o.trial_id not in front_ids]
+        axes.scatter([o.speed for o in others], [o.accuracy for o in others], color=colour, alpha=0.35, s=14)
+        _draw_front(axes, study.front, colour, study.label)
+        for o in study.front:
+            axes.annotate(o.trial_id, (o.speed, o.accuracy), textcoords="offset points", xytext=(5, 4), fontsize=7,
+                          color=colour)
+        if study.recommended is not None:
+            axes.scatter([study.recommended.speed], [study.recommended.accuracy], s=220, facecolors="none",
+                         edgecolors=colour, linewidths=2, zorder=4)
+    axes.scatter([], [], s=220, facecolors="none", edgecolors="0.3", linewidths=2, label="recommended (ringed)")
+    shown = [o for study in series for o in study.outcomes if o.on_budget]
+    return _save(figure, axes, path, shown, accuracy=accuracy, speed=speed, title=title)
+
+
+def _draw_front(axes: plt.Axes, front: Sequence[Outcome], colour: object, label: str) -> None:
+    steps = dominated_region(front)
+    axes.fill_between(*steps, color=colour, alpha=0.08)
+    axes.plot(*steps, "-", color=colour, lw=1.2, label=label)
+    axes.scatter([o.speed for o in front], [o.accuracy for o in front], color=colour, zorder=3)
+
+
+def _save(figure: plt.Figure, axes: plt.Axes, path: Path, shown: Sequence[Outcome], *, accuracy: str, speed: str,
+          title: str) -> Path:
+    """Axes from 0, labelled with the speed protocols of the trials `shown`; written to `path`."""
+    protocols = sorted({o.speed_protocol for o in shown if o.speed_protocol})
     axes.set_xlabel(f"{speed} (images/s, higher is better)" + "".join(f"\n{p}" for p in protocols), fontsize=8)
     axes.set_ylabel(f"{accuracy} (higher is better)")
-    axes.set_title(title + (f"\n{unplotted} trial(s) without figures (error, diverged, running) not shown"
-                            if unplotted else ""), fontsize=9)
+    axes.set_title(title, fontsize=9)
     axes.set_xlim(left=0)
     axes.set_ylim(bottom=0)
     axes.grid(alpha=0.3)

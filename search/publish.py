@@ -5,7 +5,6 @@ Artifacts under `pareto/`: `trials.json` (every trial's outcome: what `search/pa
 """
 from __future__ import annotations
 
-import csv
 import json
 import tempfile
 from collections.abc import Sequence
@@ -15,11 +14,12 @@ from mlflow.entities import Metric, RunStatus
 from mlflow.tracking import MlflowClient
 
 from search.front import REFERENCE_POINT
+from search.mlflow_links import FRONT_PLOT
 from search.plots import plot_front
 from search.schema import ObjectivesSpec
-from search.summary import StudyReport, rows
+from search.summary import StudyReport, rows, write_csv
 
-ARTIFACT_DIR = "pareto"
+ARTIFACT_DIR, FRONT_FILE = FRONT_PLOT.split("/")
 TRIALS_FILE = "trials.json"
 RECOMMENDED_TAG = "worldtune.recommended_trial"
 
@@ -34,12 +34,8 @@ def write_files(report: StudyReport, folder: Path, searched: Sequence[str], obje
         "min_fps": objectives.min_fps, "max_params_m": objectives.max_params_m, "searched": list(searched),
         "run_ids": report.run_ids, "end_to_end": report.end_to_end,
         "outcomes": [o.as_dict() for o in report.outcomes]}, indent=1, default=str))
-    table = rows(report, searched)
-    with (folder / "front.csv").open("w", newline="") as stream:
-        writer = csv.DictWriter(stream, fieldnames=list(table[0]) if table else ["trial"])
-        writer.writeheader()
-        writer.writerows(table)
-    plot = plot_front(report.outcomes, report.front, report.recommendation, folder / "front.png", title=title,
+    write_csv(rows(report, searched), folder / "front.csv")
+    plot = plot_front(report.outcomes, report.front, report.recommendation, folder / FRONT_FILE, title=title,
                       accuracy=objectives.accuracy, speed=objectives.speed)
     return [trials, folder / "front.csv", plot]
 

@@ -49,11 +49,23 @@ def add_store_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--search", action="append", help="only this search id; repeatable")
 
 
+def tracking_uri(args: argparse.Namespace) -> str:
+    return args.mlflow_uri or f"sqlite:///{Path(args.storage).absolute() / 'mlflow.db'}"
+
+
 def client_for(args: argparse.Namespace) -> MlflowClient:
-    uri = args.mlflow_uri or f"sqlite:///{Path(args.storage).absolute() / 'mlflow.db'}"
+    uri = tracking_uri(args)
     if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
         raise WorldtuneError(f"no MLflow store at {uri}: run a search first, or pass --storage / --mlflow-uri")
     return MlflowClient(uri)
+
+
+def artifact_root(tracking_uri: str) -> Path | None:
+    """Where a search puts MLflow artifacts beside a SQLite store (its default); a tracking server
+    keeps its own (None)."""
+    if tracking_uri.startswith("sqlite:///"):
+        return Path(tracking_uri.removeprefix("sqlite:///")).parent / "mlflow_artifacts"
+    return None
 
 
 def _read_trials(client: MlflowClient, run_id: str) -> dict[str, Any] | None:
@@ -86,7 +98,8 @@ def load_studies(client: MlflowClient, args: argparse.Namespace) -> list[StoredS
                                         max_params_m=data["max_params_m"])
             outcomes = [Outcome(**o) for o in data["outcomes"]]
             report = StudyReport.build(data["dataset"], outcomes, objectives, data.get("run_ids"),
-                                       data.get("end_to_end"))
+                                       data.get("end_to_end"), experiment_id=experiment.experiment_id,
+                                       parent_run_id=run.info.run_id)
             studies.append(StoredStudy(name, tags[SEARCH_TAG], run, objectives, data["searched"], report))
     if not studies:
         raise WorldtuneError("no finished worldtune study matches (check --storage/--mlflow-uri, --space, "

@@ -111,7 +111,8 @@ def run_study(plan: SearchPlan, study: StudyPlan, *, resume: bool, verbose: int 
     outbox = outbox_for(uri)
     reachable = not outbox.drain(MLFLOW_WAIT_S)  # the trials' writes first: the front lists their runs
     report = StudyReport.build(study.name, outcomes, objectives,
-                               _run_ids(outbox.client, experiment, parent) if reachable else {}, end_to_end)
+                               _run_ids(outbox.client, experiment, parent) if reachable else {}, end_to_end,
+                               experiment_id=experiment, parent_run_id=parent)
     outbox.send(f"the front of study {study.name}",
                 lambda client: publish_study(client, parent, report, list(study.space.parameters), objectives,
                                              title=f"{plan.space.name} / {study.name} ({plan.search_id})"))

@@ -5,11 +5,14 @@ The same rows go to the terminal at the end of a run, to the parent run's `front
 """
 from __future__ import annotations
 
+import csv
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from search.front import Outcome, Recommendation, hypervolume, pareto_front, recommend
+from search.mlflow_links import FRONT_PLOT, run_page, runs_table, ui_base
 from search.plan import SearchPlan
 from search.schema import ObjectivesSpec
 
@@ -28,16 +31,20 @@ class StudyReport:
     recommendation: Recommendation
     run_ids: dict[str, str] = field(default_factory=dict)
     end_to_end: str | None = None    # the protocol of the front's fps_e2e figures, if measured
+    experiment_id: str | None = None  # MLflow: the study's experiment and parent run (the front's home)
+    parent_run_id: str | None = None
 
     @classmethod
     def build(cls, dataset: str, outcomes: Sequence[Outcome], objectives: ObjectivesSpec,
-              run_ids: dict[str, str] | None = None, end_to_end: str | None = None) -> StudyReport:
+              run_ids: dict[str, str] | None = None, end_to_end: str | None = None,
+              experiment_id: str | None = None, parent_run_id: str | None = None) -> StudyReport:
         front = pareto_front(outcomes)
         return cls(dataset=dataset, outcomes=sorted(outcomes, key=lambda o: o.trial_id), front=front,
                    hypervolume=hypervolume(front),
                    recommendation=recommend(outcomes, min_speed=objectives.min_fps,
                                             max_params_m=objectives.max_params_m),
-                   run_ids=dict(run_ids or {}), end_to_end=end_to_end)
+                   run_ids=dict(run_ids or {}), end_to_end=end_to_end, experiment_id=experiment_id,
+                   parent_run_id=parent_run_id)
 
 
 def rows(report: StudyReport, searched: Sequence[str]) -> list[dict[str, object]]:
@@ -68,6 +75,15 @@ def text_table(table: Sequence[dict[str, object]]) -> str:
     widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
     line = lambda values: "  " + "  ".join(v.ljust(w) for v, w in zip(values, widths))  # noqa: E731
     return "\n".join([line(columns)] + [line(r) for r in cells])
+
+
+def write_csv(table: Sequence[dict[str, object]], path: Path) -> Path:
+    """`rows` (or any table of dicts) as CSV: the header is the first row's keys."""
+    with path.open("w", newline="") as stream:
+        writer = csv.DictWriter(stream, fieldnames=list(table[0]) if table else ["trial"])
+        writer.writeheader()
+        writer.writerows(table)
+    return path
 
 
 def markdown_table(header: Sequence[str], table: Sequence[Sequence[object]]) -> str:
@@ -139,6 +155,17 @@ def export_hint(reports: Sequence[StudyReport], command: str, first_dataset: str
             "--trial ID --out exported/")
 
 
+def mlflow_links(reports: Sequence[StudyReport], base: str) -> list[str]:
+    """The runs table (every trial, nested under its dataset's parent run) and each front."""
+    studies = [r for r in reports if r.experiment_id and r.parent_run_id]
+    if not studies:
+        return []
+    lines = [f"  trials:  {runs_table(base, studies[0].experiment_id)}"]
+    lines += [f"  front of {r.dataset}:  {run_page(base, r.experiment_id, r.parent_run_id, FRONT_PLOT)}"
+              for r in studies]
+    return lines
+
+
 def format_closing(plan: SearchPlan, reports: Sequence[StudyReport], dashboard_url: str | None,
                    analysis: SearchAnalysis | None = None) -> str:
     """The end-of-run summary: each study's front and pick, the advisor and the parameter impact,
@@ -155,12 +182,14 @@ def format_closing(plan: SearchPlan, reports: Sequence[StudyReport], dashboard_u
         parts += ["", analysis.comparison]
     uri = plan.mlflow_uri
     where = f"--mlflow-uri {uri}" if spec.storage.mlflow_uri else f"--storage {plan.root}"
+    parts += ["", f"MLflow: experiment {plan.experiment_name!r} in {uri} (parent run per dataset, child run per "
+                  "trial, pareto/ and analysis/ artifacts on each parent)."]
+    if not spec.storage.mlflow_uri:
+        parts.append(f"  .venv/bin/mlflow ui --backend-store-uri {uri}    # serves the UI; then open the links below")
+    parts += mlflow_links(reports, ui_base(uri))
     parts += [
-        "",
-        f"MLflow: experiment {plan.experiment_name!r} in {uri} (parent run per dataset, child run per trial, "
-        "pareto/ and analysis/ artifacts on each parent). Open the UI with",
-        f"  .venv/bin/mlflow ui --backend-store-uri {uri}    # then http://127.0.0.1:5000",
-        f"Compare fronts:  .venv/bin/python search/pareto.py {where}",
+        f"Compare fronts:  .venv/bin/python search/pareto.py {where}   (add --log-comparison to see them "
+        "overlaid in MLflow)",
         export_hint(reports, f".venv/bin/python search/export.py {where} --space {plan.space.name}",
                     plan.studies[0].name),
         f"Ray dashboard: {dashboard_url or 'n/a'}"

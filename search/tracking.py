@@ -41,12 +41,20 @@ ERROR_TAG_CHARS = 5000
 ENDED_RUN_STATUSES = ("FINISHED", "FAILED", "KILLED")
 
 
-def experiment_id(client: MlflowClient, name: str, artifacts: Path) -> str:
-    """The space's experiment, created with an absolute artifact location on first use."""
+EXPERIMENT_KIND_TAG, MODEL_TRAINING = "mlflow.experimentKind", "custom_model_development"
+"""MLflow 3's UI opens an experiment without this tag on its GenAI pages (traces, no runs)."""
+
+
+def experiment_id(client: MlflowClient, name: str, artifacts: Path | None) -> str:
+    """The experiment `name`, created on first use (with an absolute artifact location, or the
+    server's default when `artifacts` is None), and marked as model training for MLflow's UI."""
     experiment = client.get_experiment_by_name(name)
-    if experiment is not None:
-        return experiment.experiment_id
-    return client.create_experiment(name, artifact_location=(artifacts / name.replace("/", "-")).as_uri())
+    if experiment is None:
+        location = None if artifacts is None else (artifacts / name.replace("/", "-")).as_uri()
+        return client.create_experiment(name, artifact_location=location, tags={EXPERIMENT_KIND_TAG: MODEL_TRAINING})
+    if EXPERIMENT_KIND_TAG not in experiment.tags:  # made by a worldtune that did not set it yet
+        client.set_experiment_tag(experiment.experiment_id, EXPERIMENT_KIND_TAG, MODEL_TRAINING)
+    return experiment.experiment_id
 
 
 def find_run(client: MlflowClient, experiment: str, tags: dict[str, str]) -> str | None:

@@ -9,53 +9,30 @@ the dashboard's jobs page.
 """
 from __future__ import annotations
 
-import asyncio
-import base64
 import json
 import os
 import re
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import aiohttp
 import pytest
 from mlflow.tracking import MlflowClient
 
 from search.plan import DRIVER_RESOURCE
 from search.store import EXPERIMENT_PREFIX
 from search.tracking import PARENT_TAG, SEARCH_TAG, STATUS_TAG
+from tests.browser import CHROMIUM, Browser, free_port, start_process, stop_process, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-CHROMIUM = Path("/usr/bin/chromium")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait(what: str, check, timeout: float) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if result := check():
-                return result
-        except (OSError, LookupError, ValueError):  # not up yet
-            pass
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 @dataclass
@@ -74,84 +51,6 @@ class LocalCluster:
         return self.api(f"/api/v0/{what}?limit=1000&detail=1")["data"]["result"]["result"]
 
 
-def _start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
-    return subprocess.Popen(command, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def _stop(process: subprocess.Popen) -> None:
-    """The process and everything it started (one session): Ray's daemons, MLflow's workers."""
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    process.wait(timeout=30)
-
-
-class Browser:
-    """Headless Chromium driven over its DevTools protocol (aiohttp's websocket client, which
-    Ray's dashboard already depends on): set a cookie, open a page, read its text, screenshot it."""
-
-    FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             "--remote-debugging-port=0", "--window-size=1400,900")
-
-    def __init__(self, binary: Path, profile: Path) -> None:
-        self.binary, self.profile, self.calls = binary, profile, 0
-        self.loop = asyncio.new_event_loop()
-
-    def __enter__(self) -> Browser:
-        self.process = _start([str(self.binary), *self.FLAGS, f"--user-data-dir={self.profile}", "about:blank"],
-                              dict(os.environ), self.profile.with_suffix(".log"))
-        port_file = self.profile / "DevToolsActivePort"
-        port = _wait("Chromium's DevTools port", lambda: port_file.is_file() and port_file.read_text().split()[0], 60)
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as response:
-            (page,) = [t for t in json.load(response) if t["type"] == "page"]
-        self.session = self.loop.run_until_complete(self._session())
-        connect = self.session.ws_connect(page["webSocketDebuggerUrl"], max_msg_size=0)
-        self.socket = self.loop.run_until_complete(connect)
-        return self
-
-    async def _session(self) -> aiohttp.ClientSession:
-        return aiohttp.ClientSession()
-
-    def __exit__(self, *_: object) -> None:
-        self.loop.run_until_complete(self.socket.close())
-        self.loop.run_until_complete(self.session.close())
-        self.loop.close()
-        _stop(self.process)
-
-    def call(self, method: str, **params: object) -> dict:
-        async def exchange() -> dict:
-            self.calls += 1
-            await self.socket.send_json({"id": self.calls, "method": method, "params": params})
-            while True:
-                message = await self.socket.receive_json(timeout=30)
-                if message.get("id") == self.calls:
-                    if "error" in message:
-                        raise RuntimeError(f"{method}: {message['error']}")
-                    return message["result"]
-
-        return self.loop.run_until_complete(exchange())
-
-    def set_cookie(self, name: str, value: str, url: str) -> None:
-        assert self.call("Network.setCookie", name=name, value=value, url=url).get("success", True)
-
-    def open(self, url: str) -> None:
-        self.call("Page.navigate", url=url)
-
-    def wait_for_text(self, ready: Callable[[str], bool], timeout: float) -> str:
-        def text() -> str | None:
-            page = self.call("Runtime.evaluate", expression="document.body ? document.body.innerText : ''",
-                             returnByValue=True)["result"]["value"]
-            return page if ready(page) else None
-
-        return _wait("the page to show it", text, timeout)
-
-    def screenshot(self, path: Path) -> Path:
-        path.write_bytes(base64.b64decode(self.call("Page.captureScreenshot", format="png")["data"]))
-        return path
-
-
 @pytest.fixture(scope="module")
 def cluster(small_demo_root: Path) -> Iterator[LocalCluster]:
     """A head (0 CPUs, trial-driver slots) and two 1-CPU worker nodes, in a private temp dir so no
@@ -161,26 +60,26 @@ def cluster(small_demo_root: Path) -> Iterator[LocalCluster]:
     env = os.environ | {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token, "PATH": f"{BIN}:{os.environ['PATH']}",
                         "RAY_USAGE_STATS_ENABLED": "0", "MLFLOW_DISABLE_TELEMETRY": "true"}
     env.pop("RAY_ADDRESS", None)
-    gcs, dashboard = _free_port(), _free_port()
+    gcs, dashboard = free_port(), free_port()
     ray = str(BIN / "ray")
-    nodes = [_start([ray, "start", "--head", "--block", "--node-ip-address=127.0.0.1", f"--port={gcs}",
+    nodes = [start_process([ray, "start", "--head", "--block", "--node-ip-address=127.0.0.1", f"--port={gcs}",
                      "--dashboard-host=127.0.0.1", f"--dashboard-port={dashboard}", "--num-cpus=0",
                      f"--resources={json.dumps({DRIVER_RESOURCE: 2})}", f"--temp-dir={temp / 'n1'}"], env,
                     temp / "head.log")]
     local = LocalCluster(dashboard=f"http://127.0.0.1:{dashboard}", token=token, env=env)
     try:
-        _wait("the head's dashboard", lambda: local.listed("nodes"), 90)
+        wait_for("the head's dashboard", lambda: local.listed("nodes"), 90)
         for count in (2, 3):  # one at a time: two nodes starting at once on one host can hang
             # Each node its own temp dir, as on separate machines: nodes sharing one would unpack
             # the job's package over the folder the job runs in.
-            nodes.append(_start([ray, "start", "--block", f"--address=127.0.0.1:{gcs}", "--num-cpus=1",
+            nodes.append(start_process([ray, "start", "--block", f"--address=127.0.0.1:{gcs}", "--num-cpus=1",
                                  f"--temp-dir={temp / f'n{count}'}"], env, temp / f"worker{count}.log"))
-            _wait(f"{count} alive nodes", lambda: sum(n["state"] == "ALIVE" for n in local.listed("nodes")) == count,
+            wait_for(f"{count} alive nodes", lambda: sum(n["state"] == "ALIVE" for n in local.listed("nodes")) == count,
                   90)
         yield local
     finally:
         for node in reversed(nodes):
-            _stop(node)
+            stop_process(node)
         shutil.rmtree(temp, ignore_errors=True)
 
 
@@ -188,15 +87,15 @@ def cluster(small_demo_root: Path) -> Iterator[LocalCluster]:
 def mlflow_server(cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """cluster/mlflow-server.sh as a cluster's head runs it: SQLite backend, bound to 127.0.0.1."""
     folder = tmp_path_factory.mktemp("mlflow-server")
-    port = _free_port()
-    server = _start(["bash", str(ROOT / "cluster" / "mlflow-server.sh"), str(folder)],
+    port = free_port()
+    server = start_process(["bash", str(ROOT / "cluster" / "mlflow-server.sh"), str(folder)],
                     cluster.env | {"MLFLOW_PORT": str(port), "MLFLOW_WORKERS": "1"}, folder / "server.log")
     uri = f"http://127.0.0.1:{port}"
     try:
-        _wait("the MLflow server", lambda: urllib.request.urlopen(f"{uri}/health", timeout=5).status == 200, 90)
+        wait_for("the MLflow server", lambda: urllib.request.urlopen(f"{uri}/health", timeout=5).status == 200, 90)
         yield uri
     finally:
-        _stop(server)
+        stop_process(server)
 
 
 @pytest.fixture(scope="module")
