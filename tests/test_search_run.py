@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,8 +22,10 @@ from optuna._hypervolume import compute_hypervolume
 
 from search import export, pareto
 from search.front import dominates
+from search.mlflow_links import LOCAL_UI
 from search.store import EXPERIMENT_PREFIX
 from search.tracking import DATASET_TAG, PARENT_TAG, SEARCH_TAG, STATUS_TAG, TRIAL_TAG
+from tests.browser import CHROMIUM, Browser, free_port, start_process, stop_process, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = dict(size="tiny", epochs=2, batch_size=8, image_size=160, close_mosaic_epochs=1, warmup_epochs=0.5,
@@ -185,6 +189,48 @@ def test_pareto_cli_and_export_load_back_and_predict(searched: tuple[Path, str, 
                           env=os.environ | {"PYTHONPATH": str(ROOT)})
     assert done.returncode == 0, done.stderr[-3000:]
     assert "predicted" in done.stdout
+
+
+def test_the_printed_mlflow_links_open_on_the_trials_and_the_front(searched: tuple[Path, str, float],
+                                                                   tmp_path: Path) -> None:
+    """What a user does after a search: serve the store with the printed `mlflow ui` command, open
+    the printed links in a fresh browser profile (MLflow's own default view), expand the dataset's
+    parent run in the runs table and see every trial; open the front link and see the plot."""
+    root, output, _ = searched
+    links = dict(re.findall(r"^  (trials|front of [\w-]+):  (\S+)$", output, re.M))
+    assert set(links) == {"trials", "front of demo-defects"}, output[-3000:]
+    (serve,) = [line.split("#")[0].split() for line in output.splitlines() if "mlflow ui --backend-store-uri" in line]
+    client = MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
+    _, children = _runs(client, "four")
+    trials = [f"trial {child.data.tags[TRIAL_TAG]}" for child in children]
+    port = free_port()
+    ui = start_process([str(Path(sys.executable).parent / "mlflow"), *serve[1:], "--port", str(port)],
+                       dict(os.environ), tmp_path / "ui.log")
+    here = lambda link: link.replace(LOCAL_UI, f"http://127.0.0.1:{port}")  # noqa: E731
+    try:
+        wait_for("mlflow ui", lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5).status
+                 == 200, 120)
+        with Browser(CHROMIUM, tmp_path / "profile") as browser:
+            browser.open(here(links["trials"]))
+            browser.wait_for_text(lambda page: "demo-defects (" in page and "Model training" in page, 90)
+            browser.call("Runtime.evaluate", expression=EXPAND_PARENT_RUNS)
+            text = browser.wait_for_text(lambda page: all(trial in page for trial in trials), 60)
+            assert "No data available for the selected time range" not in text, "MLflow's GenAI overview"
+            browser.open(here(links["front of demo-defects"]))
+            browser.wait_for_text(lambda page: "pareto/front.png" in page, 60)
+            shown = wait_for("the front's plot", lambda: browser.call(
+                "Runtime.evaluate", expression=RENDERED_IMAGE_WIDTHS, returnByValue=True)["result"]["value"], 60)
+    finally:
+        stop_process(ui)
+    assert max(shown) == 840, f"front.png (840 px wide) rendered in the artifact view: {shown}"
+
+
+EXPAND_PARENT_RUNS = ("document.querySelectorAll('[data-component-id$=\"runnamecellrenderer.tsx_46\"]')"
+                      ".forEach(button => button.click())")
+"""Click each parent run's `+` in MLflow's runs table, as a user does to see its child runs."""
+RENDERED_IMAGE_WIDTHS = ("[...document.images].filter(i => i.src.startsWith('blob:') && i.complete)"
+                         ".map(i => i.naturalWidth)")
+"""Widths of the artifact images the page has loaded (MLflow shows an artifact from a blob URL)."""
 
 
 def _children(root: Path) -> list:
