@@ -3,8 +3,9 @@
 MLflow shows one run's artifacts at a time, so fronts of several searches or datasets are put
 side by side in a run of their own, in the experiment `worldtune-comparisons` (apart from the
 `worldtune/<space>` experiments, which hold searches): `comparison/fronts.png` (the fronts
-overlaid), `comparison/comparison.csv` and `comparison.md` (the table pareto.py prints), the
-compared parent runs as params and a tag, and a description that links each of them.
+overlaid), `fronts.html` (the same, with a tooltip per trial), `comparison.csv` and
+`comparison.md` (the table pareto.py prints), the compared parent runs as params and a tag, and
+a description that links each of them.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 from mlflow.entities import Param, RunStatus
 from mlflow.tracking import MlflowClient
 
+from search.front_html import fronts_html
 from search.mlflow_links import run_page
 from search.plots import FrontSeries, plot_fronts
 from search.store import StoredStudy
@@ -51,8 +53,10 @@ def log_comparison(client: MlflowClient, studies: Sequence[StoredStudy], table: 
         folder = Path(tmp)
         series = [FrontSeries(label, study.report.outcomes, study.report.front, study.report.recommendation.outcome)
                   for label, study in zip(labels, studies)]
-        plot_fronts(series, folder / Path(PLOT).name, title=f"Pareto fronts of {len(studies)} studies",
-                    accuracy=_objective(studies, "accuracy"), speed=_objective(studies, "speed"))
+        title, axes = f"Pareto fronts of {len(studies)} studies", {
+            "accuracy": _objective(studies, "accuracy"), "speed": _objective(studies, "speed")}
+        plot_fronts(series, folder / Path(PLOT).name, title=title, **axes)
+        (folder / "fronts.html").write_text(fronts_html(series, title=title, **axes))
         write_csv(table, folder / "comparison.csv")
         (folder / "comparison.md").write_text(markdown_table(list(table[0]), [list(row.values()) for row in table])
                                               + "\n")

@@ -1,7 +1,8 @@
 """The end of a study on its MLflow parent run: the front as table + plot, hypervolume, the pick.
 
 Artifacts under `pareto/`: `trials.json` (every trial's outcome: what `search/pareto.py` and
-`search/export.py` read back), `front.csv` (the table) and `front.png` (the plot).
+`search/export.py` read back), `front.csv` (the table), `front.png` (the plot) and `front.html`
+(the same plot with a tooltip per trial: its values and speed protocol).
 """
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from mlflow.entities import Metric, RunStatus
 from mlflow.tracking import MlflowClient
 
 from search.front import REFERENCE_POINT
+from search.front_html import fronts_html
 from search.mlflow_links import FRONT_PLOT
-from search.plots import plot_front
+from search.plots import FrontSeries, plot_front
 from search.schema import ObjectivesSpec
 from search.summary import StudyReport, rows, write_csv
 
@@ -37,7 +39,11 @@ def write_files(report: StudyReport, folder: Path, searched: Sequence[str], obje
     write_csv(rows(report, searched), folder / "front.csv")
     plot = plot_front(report.outcomes, report.front, report.recommendation, folder / FRONT_FILE, title=title,
                       accuracy=objectives.accuracy, speed=objectives.speed)
-    return [trials, folder / "front.csv", plot]
+    page = folder / "front.html"
+    page.write_text(fronts_html([FrontSeries(report.dataset, report.outcomes, report.front,
+                                             report.recommendation.outcome)],
+                                title=title, accuracy=objectives.accuracy, speed=objectives.speed))
+    return [trials, folder / "front.csv", plot, page]
 
 
 def publish_study(client: MlflowClient, parent_run_id: str, report: StudyReport, searched: Sequence[str],

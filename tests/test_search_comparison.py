@@ -60,7 +60,12 @@ def test_log_comparison_overlays_both_searches_fronts_in_an_mlflow_run(store: Pa
     assert all(run_page(LOCAL_UI, p.info.experiment_id, p.info.run_id) in run.data.tags[NOTE_TAG] for p in parents)
     assert f"fronts overlaid:  {run_page(LOCAL_UI, experiment.experiment_id, run.info.run_id, PLOT)}" in printed
     folder = Path(client.download_artifacts(run.info.run_id, "comparison", str(store / "dl")))
-    assert {p.name for p in folder.iterdir()} == {"fronts.png", "comparison.csv", "comparison.md"}
+    assert {p.name for p in folder.iterdir()} == {"fronts.png", "fronts.html", "comparison.csv", "comparison.md"}
+    page = (folder / "fronts.html").read_text()
+    tooltips = re.findall(r"<title>(.*?)</title>", page, re.S)[1:]   # the first is the page's
+    assert len(tooltips) == 5, "one per trial, each with its values and speed protocol"
+    assert "trial s-two-0 (lightweight / demo-ct (s-two)), recommended\nmap 0.2200, fps 80.0\nlr = 0.001\n" \
+           "speed: pytorch fp32, batch 1" in tooltips
     with (folder / "comparison.csv").open() as stream:
         table = {row["search"]: row for row in csv.DictReader(stream)}
     assert table["s-two"]["covers"] == "s-one: 100%" and table["s-one"]["covers"] == "s-two: 0%"

@@ -80,7 +80,7 @@ def test_search_logs_parent_and_child_runs_and_the_front(searched: tuple[Path, s
         assert {"fps", "params_m", "gflops", "map_50", "train_loss"} <= set(child.data.metrics)
         assert (Path(child.data.tags["checkpoint_path"]) / "checkpoint.pth").is_file()
     artifacts = {a.path for a in client.list_artifacts(parent.info.run_id, "pareto")}
-    assert artifacts == {"pareto/trials.json", "pareto/front.csv", "pareto/front.png"}
+    assert artifacts == {"pareto/trials.json", "pareto/front.csv", "pareto/front.png", "pareto/front.html"}
     png = Path(client.download_artifacts(parent.info.run_id, "pareto/front.png", str(root / "dl")))
     assert png.read_bytes()[:4] == b"\x89PNG"
     assert "recommended: trial" in output and "mlflow ui --backend-store-uri" in output
