@@ -251,7 +251,7 @@ def test_a_study_that_ends_while_mlflow_is_down_reports_the_gap_and_keeps_the_fr
     assert "MLflow gap in study demo-defects" in printed and "3 write(s) not logged" in printed
     assert "metrics of trial a (x2); end of trial a" in printed and URI_PASSWORD not in printed
     assert {p.name for p in (study.experiment_dir / "pareto").iterdir()} == {"trials.json", "front.csv",
-                                                                            "front.png"}
+                                                                            "front.png", "front.html"}
 
 
 def test_a_driver_killed_while_mlflow_is_down_loses_nothing_once_resumed(
