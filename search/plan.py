@@ -19,7 +19,7 @@ from search.datasets import DEMO_DATASETS, DatasetFiles, default_data_root
 from search.datasets.demo_text_encoder import ensure_demo_text_encoder
 from search.distributions import SearchSpace
 from search.errors import SpaceError
-from search.schema import DatasetSpec, ParamSpec
+from search.schema import MLFLOW_ARTIFACTS, DatasetSpec, ParamSpec, default_tracking_uri
 from search.space import Space
 from trainables.dataset_files import Split
 from trainables.driver import TrialResources
@@ -214,8 +214,8 @@ def make_plan(space: Space, cluster: Cluster, search_id: str) -> SearchPlan:
     names = [s.name for s in studies]
     if len(set(names)) != len(names):
         raise SpaceError(space.file, "datasets", f"dataset names must be unique, got {names}")
-    mlflow_uri = storage.mlflow_uri or f"sqlite:///{root / 'mlflow.db'}"
-    artifacts = Path(storage.mlflow_artifacts or root / "mlflow_artifacts").absolute()
+    mlflow_uri = storage.mlflow_uri or default_tracking_uri(root)
+    artifacts = Path(storage.mlflow_artifacts or root / MLFLOW_ARTIFACTS).absolute()
     return SearchPlan(space=space, search_id=search_id, root=root, studies=studies, resources=resources,
                       max_concurrent=concurrent, mlflow_uri=mlflow_uri, mlflow_artifacts=artifacts, notes=notes)
 

@@ -170,6 +170,14 @@ class StorageSpec:
     mlflow_artifacts: str | None = None   # default: <root>/mlflow_artifacts
 
 
+MLFLOW_DB, MLFLOW_ARTIFACTS = "mlflow.db", "mlflow_artifacts"
+"""The defaults of StorageSpec.mlflow_uri and mlflow_artifacts, inside the results folder."""
+
+
+def default_tracking_uri(root: Path) -> str:
+    return f"sqlite:///{root.absolute() / MLFLOW_DB}"
+
+
 @dataclass(frozen=True, kw_only=True)
 class SpaceSpec:
     datasets: list[str | DatasetSpec]

@@ -18,7 +18,7 @@ from mlflow.tracking import MlflowClient
 from search.errors import WorldtuneError
 from search.front import Outcome
 from search.publish import ARTIFACT_DIR, TRIALS_FILE
-from search.schema import ObjectivesSpec, StorageSpec
+from search.schema import MLFLOW_ARTIFACTS, ObjectivesSpec, StorageSpec, default_tracking_uri
 from search.summary import StudyReport
 from search.tracking import DATASET_TAG, SEARCH_TAG
 
@@ -50,7 +50,7 @@ def add_store_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def tracking_uri(args: argparse.Namespace) -> str:
-    return args.mlflow_uri or f"sqlite:///{Path(args.storage).absolute() / 'mlflow.db'}"
+    return args.mlflow_uri or default_tracking_uri(Path(args.storage))
 
 
 def client_for(args: argparse.Namespace) -> MlflowClient:
@@ -64,7 +64,7 @@ def artifact_root(tracking_uri: str) -> Path | None:
     """Where a search puts MLflow artifacts beside a SQLite store (its default); a tracking server
     keeps its own (None)."""
     if tracking_uri.startswith("sqlite:///"):
-        return Path(tracking_uri.removeprefix("sqlite:///")).parent / "mlflow_artifacts"
+        return Path(tracking_uri.removeprefix("sqlite:///")).parent / MLFLOW_ARTIFACTS
     return None
 
 
