@@ -2,7 +2,7 @@
 
 A search here asks its Optuna sampler for a trial, looks the trial up in the table written by
 `benchmarks/trial_table.py` (real worldtune trials: per-epoch accuracy, lane FPS) instead of
-training it, feeds the epochs to the service's own scheduler (search/tuner.py:make_scheduler,
+training it, feeds the epochs to the service's own scheduler (search/study/tuner.py:make_scheduler,
 the same objects a search uses) and tells Optuna how the trial ended, as the service does
 (finished: its accuracy and FPS; stopped: PRUNED). Trials run one after the other (the service
 runs a few at once, with constant liar for TPE). Measured per step: trials told, epochs spent,
@@ -35,7 +35,7 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])
 import optuna  # noqa: E402
 
 from benchmarks.machine import RESULTS, write_report  # noqa: E402
-from search.front import Outcome, hypervolume, pareto_front  # noqa: E402
+from search.results.front import Outcome, hypervolume, pareto_front  # noqa: E402
 
 CHECKPOINTS = (10, 20, 40)
 SCHEDULER_GRACE, SCHEDULER_ETA = 2, 2   # the lightweight space's
@@ -103,15 +103,15 @@ def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
         from optuna_integration.botorch import qnehvi_candidates_func
 
         return BoTorchSampler(candidates_func=qnehvi_candidates_func, seed=seed)
-    from search.schema import SamplerSpec
-    from search.tuner import make_sampler as service_sampler
+    from search.space.schema import SamplerSpec
+    from search.study.tuner import make_sampler as service_sampler
 
     return service_sampler(SamplerSpec(type=name, seed=seed))
 
 
 def make_scheduler(name: str, max_epochs: int):
-    from search.schema import ObjectivesSpec, SchedulerSpec
-    from search.tuner import make_scheduler as service_scheduler
+    from search.space.schema import ObjectivesSpec, SchedulerSpec
+    from search.study.tuner import make_scheduler as service_scheduler
 
     spec = SchedulerSpec(type=name, grace_period=SCHEDULER_GRACE, reduction_factor=SCHEDULER_ETA)
     return service_scheduler(spec, ObjectivesSpec(), max_epochs)

@@ -1,10 +1,10 @@
 """Benchmark: how much front each search strategy finds for the same budget, and what ASHA saves.
 
-Runs the service's own study (search/study.py: Ray Tune + OptunaSearch + real Ray Train trials of
+Runs the service's own study (search/study/runner.py: Ray Tune + OptunaSearch + real Ray Train trials of
 the tiny YOLO-World on a small demo set, MLflow logging included) several times in one Ray
 session, one after the other, on the same space, budget and seeds:
 - multivariate TPE, NSGA-II and random search, no early stopping: the hypervolume of the
-  accuracy/FPS front (reference point mAP 0, FPS 0, search/front.py) after the first N trials;
+  accuracy/FPS front (reference point mAP 0, FPS 0, search/results/front.py) after the first N trials;
 - TPE again with ASHA on mAP: the same hypervolume, and the compute it saved against TPE without
   it (trial-epochs run, and wall seconds of the whole study).
 Writes the figures with the machine description to benchmarks/results/search_efficiency.md.
@@ -36,7 +36,7 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])
 from benchmarks.machine import write_report  # noqa: E402
 from search.datasets import generate_demo_dataset  # noqa: E402
 from search.datasets.demo_text_encoder import ensure_demo_text_encoder  # noqa: E402
-from search.front import Outcome, hypervolume, pareto_front  # noqa: E402
+from search.results.front import Outcome, hypervolume, pareto_front  # noqa: E402
 
 PARAMETERS = {
     "image_size": {"type": "choice", "values": [96, 128, 160]},
@@ -83,9 +83,9 @@ def run_search(space_file: Path, cluster: object, sampler: str, scheduler: str, 
     (Tune's trial ids are not sequential)."""
     from mlflow.tracking import MlflowClient
 
-    from search.plan import make_plan
-    from search.space import load_space
-    from search.study import run_study
+    from search.study.plan import make_plan
+    from search.space.loading import load_space
+    from search.study.runner import run_study
 
     space = load_space(space_file, {"sampler.type": sampler, "sampler.seed": seed, "scheduler.type": scheduler,
                                     "budget.trials": trials, "budget.max_concurrent": concurrent})
@@ -131,7 +131,7 @@ def main() -> None:
         generate_demo_dataset(args.dataset, data.parent, sizes={"train": args.images[0], "val": args.images[1]})
     space_file = write_space(work, data, ensure_demo_text_encoder(work / "data"), args.epochs)
 
-    from search.cluster import connect
+    from search.study.cluster import connect
 
     cluster = connect(None).cluster
     results = {(sampler, scheduler, seed): run_search(space_file, cluster, sampler, scheduler, seed, args.trials,

@@ -73,7 +73,7 @@ def run_dataset(plan, study, todo: list[dict], partial: Path) -> None:
     """The missing combinations of one dataset as a Tune grid, two at a time, appended as they end."""
     from ray import tune
 
-    from search.tuner import ConfigBuilder
+    from search.study.tuner import ConfigBuilder
     from trainables.driver import run_trial
 
     builder = ConfigBuilder(study.dataset, 0, speed_cache=plan.speed_cache, speed_protocol=plan.space.spec.speed)
@@ -103,10 +103,10 @@ def main() -> None:
     partial = args.out.with_suffix(".partial.jsonl")
     args.out.parent.mkdir(parents=True, exist_ok=True)
 
-    from search.cluster import connect
+    from search.study.cluster import connect
     from search.datasets import ensure_demo_dataset
-    from search.plan import dataset_files, make_plan
-    from search.space import load_space
+    from search.study.plan import dataset_files, make_plan
+    from search.space.loading import load_space
 
     for name in DATASETS:   # the demo sets as the README's command generates them
         ensure_demo_dataset(name, dataset_files(name).root.parent)

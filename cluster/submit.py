@@ -33,7 +33,7 @@ if __package__ in (None, ""):  # run as a script: import the project, not cluste
     sys.path[0] = str(ROOT)
 
 from search.errors import SpaceError, WorldtuneError  # noqa: E402
-from search.space import load_space  # noqa: E402
+from search.space.loading import load_space  # noqa: E402
 
 RUNTIME_ENV_EXCLUDES = ["/.?*", "/data", "/outputs", "/worldtune_runs", "/exported", "/mlruns", "**/__pycache__",
                         "*.egg-info", "*.db"]

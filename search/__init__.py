@@ -1,5 +1,5 @@
-"""worldtune's search service: space files, dataset checks, the Tuner, MLflow and the Pareto front."""
-import os
+"""worldtune's search service: space files, dataset checks, the Tuner, MLflow and the Pareto front.
 
-# Before any module of the package imports MLflow: it would write a telemetry file under ~/.config.
-os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+Laid out by job: `space/` (the space file), `datasets/`, `study/` (plan, Tuner, the run), `tracking/`
+(MLflow), `results/` (front, analysis, summary); docs/architecture.md walks through them.
+"""

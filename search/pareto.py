@@ -3,10 +3,8 @@
     python search/pareto.py [--storage worldtune_runs] [--space lightweight] [--dataset demo-ct] \
         [--log-comparison]
 
-Each finished study's front is recomputed from its `pareto/trials.json` (only full-budget trials),
-then one table compares them. Hypervolumes (reference point: accuracy 0, speed 0) compare
-searches of the same dataset; `covers` says how much of another search's front on the same
-dataset is dominated or matched by this one's. With `--log-comparison` the table and a plot of
+Each finished study's front is recomputed from the store and one table compares them
+(search/results/across_searches.py). With `--log-comparison` the table and a plot of
 the fronts overlaid also go to MLflow, as a run of the experiment `worldtune-comparisons`, and
 the link to that plot is printed.
 """
@@ -19,68 +17,21 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: import the project, not search/'s own folder
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from search.comparison_run import COMPARISON_EXPERIMENT, PLOT, log_comparison  # noqa: E402
-from search.errors import WorldtuneError  # noqa: E402
-from search.front import Outcome, dominates  # noqa: E402
-from search.mlflow_links import run_page, ui_base  # noqa: E402
-from search.store import (StoredStudy, add_store_arguments, artifact_root, client_for, load_studies,  # noqa: E402
-                          tracking_uri)
-from search.summary import format_study, text_table  # noqa: E402
-
-
-def coverage(front: list[Outcome], other: list[Outcome]) -> float:
-    """Share of `other`'s points that some point of `front` dominates or equals (C-metric)."""
-    if not other:
-        return 0.0
-    same = lambda a, b: (a.accuracy, a.speed) == (b.accuracy, b.speed)  # noqa: E731
-    return sum(any(dominates(a, b) or same(a, b) for a in front) for b in other) / len(other)
-
-
-def comparison(studies: list[StoredStudy]) -> list[dict[str, object]]:
-    """One row per study; `covers` lists the other searches of the same dataset."""
-    table = []
-    for study in studies:
-        report, front = study.report, study.report.front
-        best = report.recommendation.outcome
-        rivals = [s for s in studies if s.dataset == study.dataset and s is not study]
-        table.append({
-            "space": study.experiment.split("/", 1)[-1], "search": study.search_id, "dataset": study.dataset,
-            "trials": len(report.outcomes), "full_budget": sum(o.on_budget for o in report.outcomes),
-            "front": len(front), "hypervolume": report.hypervolume,
-            "best_accuracy": max((o.accuracy for o in front), default=None),
-            "best_speed": max((o.speed for o in front), default=None),
-            "recommended": best.trial_id if best else None,
-            "covers": ", ".join(f"{r.search_id}: {coverage(front, r.report.front):.0%}" for r in rivals) or None,
-        })
-    return table
+from search.environment import configure  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
+    configure()  # before MLflow is imported: it reads it once
+    from search.results.across_searches import compare_searches
+    from search.tracking.comparison_run import COMPARISON_EXPERIMENT
+    from search.tracking.store import add_store_arguments
+
     parser = argparse.ArgumentParser(prog="python search/pareto.py", description=__doc__.split("\n")[0])
     add_store_arguments(parser)
     parser.add_argument("--log-comparison", action="store_true",
                         help="also log the table and the fronts overlaid as an MLflow run (experiment "
                              f"{COMPARISON_EXPERIMENT}) and print its link")
-    args = parser.parse_args(argv)
-    try:
-        client = client_for(args)
-        studies = load_studies(client, args)
-    except WorldtuneError as error:
-        print(f"[worldtune] error: {error}", file=sys.stderr)
-        return 2
-    for study in studies:
-        print(f"\n{study.experiment} / search {study.search_id} (parent run {study.run.info.run_id})")
-        print(format_study(study.report, study.searched, study.objectives))
-    table = comparison(studies)
-    print("\ncomparison (hypervolume: reference point accuracy 0, speed 0; compare within a dataset)")
-    print(text_table(table))
-    if args.log_comparison:
-        uri = tracking_uri(args)
-        ui = ui_base(uri)
-        experiment, run_id = log_comparison(client, studies, table, artifacts=artifact_root(uri), ui=ui)
-        print(f"\n[worldtune] comparison logged to MLflow ({uri}): run {run_id} of experiment "
-              f"{COMPARISON_EXPERIMENT!r}\n  fronts overlaid:  {run_page(ui, experiment, run_id, PLOT)}")
-    return 0
+    return compare_searches(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -9,19 +9,18 @@ study's Pareto front and recommended model. `--resume` continues the latest inte
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 if __package__ in (None, ""):  # run as a script: import the project, not search/'s own folder
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from search.datasets import DEMO_DATASETS, ensure_demo_dataset, ensure_valid  # noqa: E402
-from search.errors import SpaceError, WorldtuneError, did_you_mean  # noqa: E402
-from search.plan import Cluster, dataset_files, describe, make_plan  # noqa: E402
+from search.environment import configure  # noqa: E402
 from search.redact import redacted_output  # noqa: E402
-from search.space import Space, load_space  # noqa: E402
+
+if TYPE_CHECKING:
+    from search.study.command import SearchRequest
 
 FLAG_KEYS = {"trials": "budget.trials", "max_concurrent": "budget.max_concurrent",
              "time_limit": "budget.time_limit_s", "workers": "resources.workers",
@@ -55,93 +54,26 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _load(args: argparse.Namespace) -> Space:
-    """The space with the flags applied; --gpus-per-trial is split over the trial's workers."""
+def request_from(args: argparse.Namespace, argv: list[str]) -> SearchRequest:
+    from search.study.command import SearchRequest
+
     overrides = {key: getattr(args, flag) for flag, key in FLAG_KEYS.items() if getattr(args, flag) is not None}
     if args.dataset:
         overrides["datasets"] = args.dataset
-    space = load_space(args.space, overrides)
-    if args.gpus_per_trial is None:
-        return space
-    workers = space.spec.resources.workers
-    return load_space(args.space, overrides | {"resources.gpus_per_worker": args.gpus_per_trial / workers})
-
-
-def _search_id(space: Space, resume: str | None) -> str:
-    """A new id (space name + time), or the one to resume: given, or this space's latest."""
-    if resume is None:
-        return f"{space.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    if resume != "latest":
-        return resume
-    tune_root = Path(space.spec.storage.root).absolute() / "tune"
-    found = sorted(p.name for p in tune_root.glob(f"{space.name}-*") if p.is_dir())
-    if not found:
-        raise SpaceError(space.file, "", f"--resume: no earlier search of space {space.name!r} in {tune_root}")
-    return found[-1]
-
-
-def _check_datasets(space: Space) -> None:
-    """Generate missing demo sets and check every dataset before Ray starts: nothing trains on
-    broken data."""
-    for index, entry in enumerate(space.spec.datasets):
-        files = dataset_files(entry)
-        if isinstance(entry, str) and entry in DEMO_DATASETS:
-            ensure_demo_dataset(entry, files.root.parent)
-        elif isinstance(entry, str) and not files.root.is_dir():
-            raise SpaceError(space.file, f"datasets[{index}]", f"{entry!r} is neither a demo set nor a folder"
-                             + did_you_mean(entry, sorted(DEMO_DATASETS)))
-        ensure_valid(files)
-        print(f"[worldtune] dataset {files.name!r}: {files.root} checked, no problems", flush=True)
+    return SearchRequest(space_file=args.space, overrides=overrides, gpus_per_trial=args.gpus_per_trial,
+                         resume=args.resume, address=args.address, worker_logs=args.worker_logs,
+                         dry_run=args.dry_run, command=" ".join(argv))
 
 
 def main(argv: list[str] | None = None) -> int:
     """The search; whatever it prints has secrets masked (tokens and keys in the environment, a
     password in a URI)."""
+    argv = sys.argv[1:] if argv is None else argv
+    configure()  # before MLflow, Hugging Face or Ray are imported: they read it once
     with redacted_output():
-        return _search(argv)
+        from search.study.command import run_search
 
-
-def _search(argv: list[str] | None) -> int:
-    args = _parse(argv)
-    connection = None
-    try:
-        space = _load(args)
-        search_id = _search_id(space, args.resume)
-        _check_datasets(space)
-        if args.dry_run and not (args.address or os.environ.get("RAY_ADDRESS")):
-            cluster = Cluster.this_machine()
-        else:
-            from search.cluster import connect
-
-            connection = connect(args.address, worker_logs=args.worker_logs)
-            cluster = connection.cluster
-            print(f"[worldtune] Ray: {cluster.cpus:g} CPUs, {cluster.gpus:g} GPUs; dashboard "
-                  f"{connection.dashboard_url or '(not available)'}", flush=True)
-            if connection.metrics:
-                print(f"[worldtune] metrics: {connection.metrics}", flush=True)
-        plan = make_plan(space, cluster, search_id)
-        print("[worldtune] plan:\n" + describe(plan), flush=True)
-        if args.dry_run:
-            return 0
-        from search.analysis import analyse
-        from search.study import run_study
-        from search.summary import format_closing
-
-        if args.resume is None:
-            print(f"[worldtune] if this search is interrupted, continue it with: python search/run.py "
-                  f"{' '.join(sys.argv[1:] if argv is None else argv)} --resume {search_id}", flush=True)
-        reports = [run_study(plan, study, resume=args.resume is not None) for study in plan.studies]
-        print(format_closing(plan, reports, connection.dashboard_url if connection else None,
-                             analyse(plan, reports)), flush=True)
-    except WorldtuneError as error:
-        print(f"[worldtune] error: {error}", file=sys.stderr)
-        return 2
-    finally:
-        if connection is not None and connection.started_here:
-            import ray
-
-            ray.shutdown()
-    return 0
+        return run_search(request_from(_parse(argv), argv))
 
 
 if __name__ == "__main__":

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+from search.environment import configure
+
+configure()  # what the entry points set before anything imports MLflow, Ray or Hugging Face
 # the speed lane's per-machine reference calibrations: the tests' own (Ray's workers inherit it)
 os.environ["WORLDTUNE_CACHE"] = tempfile.mkdtemp(prefix="worldtune-test-cache-")
 
@@ -28,7 +30,6 @@ def small_demo_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_clip_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small local CLIP text tower + tokenizer folder (32 wide, seeded); nothing is downloaded."""
-    os.environ["HF_HUB_OFFLINE"] = "1"
     from search.datasets.demo_text_encoder import ensure_demo_text_encoder
 
     return ensure_demo_text_encoder(tmp_path_factory.mktemp("tiny_clip"))

@@ -1,5 +1,5 @@
 """The advisor on trial histories read back from a real MLflow store (SQLite), laid out as
-search/tracking.py logs a search: a parent run per dataset, a child run per trial, every epoch's
+search/tracking/trial_runs.py logs a search: a parent run per dataset, a child run per trial, every epoch's
 metrics at step = epoch."""
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ import pytest
 from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 
-from search.advisor import (CROSS_DOMAIN_RATIO, GOOD_RECALL, OVERFIT_DROP, SLOW_GAIN, WEAK_RECALL, advise,
+from search.results.advisor import (CROSS_DOMAIN_RATIO, GOOD_RECALL, OVERFIT_DROP, SLOW_GAIN, WEAK_RECALL, advise,
                             format_advice)
-from search.front import Outcome
-from search.histories import TrialHistory, load_histories
-from search.schema import ObjectivesSpec
-from search.tracking import PARENT_TAG, TRIAL_TAG, child_runs
+from search.results.front import Outcome
+from search.results.histories import TrialHistory, load_histories
+from search.space.schema import ObjectivesSpec
+from search.tracking.experiment import PARENT_TAG, TRIAL_TAG, child_runs
 
 OBJECTIVES = ObjectivesSpec(min_fps=30)
 SETTINGS = {"size": "tiny", "image_size": 160, "lr": 2e-3}
@@ -127,8 +127,8 @@ def test_cross_domain_needs_the_same_settings_and_a_large_gap(store: tuple[Mlflo
 
 
 def test_an_unreachable_mlflow_leaves_the_advisor_the_outcomes_only(capsys: pytest.CaptureFixture) -> None:
-    from search.analysis import _histories
-    from search.summary import StudyReport
+    from search.results.analysis import _histories
+    from search.results.study_report import StudyReport
 
     report = StudyReport.build("ct", [Outcome("t1", "finished", 0.3, 12.0, values=SETTINGS)], OBJECTIVES,
                                {"t1": "0123456789abcdef"})

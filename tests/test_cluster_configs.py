@@ -20,8 +20,8 @@ import ray
 import yaml
 from ray.autoscaler._private.util import prepare_config, validate_config
 
-from search.plan import DRIVER_RESOURCE
-from search.space import load_space
+from search.study.plan import DRIVER_RESOURCE
+from search.space.loading import load_space
 
 ROOT = Path(__file__).resolve().parents[1]
 CLUSTER = ROOT / "cluster"

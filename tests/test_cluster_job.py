@@ -26,9 +26,9 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from search.plan import DRIVER_RESOURCE
-from search.store import EXPERIMENT_PREFIX
-from search.tracking import PARENT_TAG, SEARCH_TAG, STATUS_TAG
+from search.study.plan import DRIVER_RESOURCE
+from search.tracking.store import EXPERIMENT_PREFIX
+from search.tracking.experiment import PARENT_TAG, SEARCH_TAG, STATUS_TAG
 from tests.browser import CHROMIUM, Browser, free_port, start_process, stop_process, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from search.plan import DRIVER_RESOURCE, Cluster, describe, make_plan
-from search.space import load_space
+from search.study.plan import DRIVER_RESOURCE, Cluster, describe, make_plan
+from search.space.loading import load_space
 from trainables.driver import TrialResources
 
 SPACES = Path(__file__).resolve().parents[1] / "spaces"

@@ -28,9 +28,9 @@ import optuna
 import pytest
 from mlflow.tracking import MlflowClient
 
-from search.store import EXPERIMENT_PREFIX
-from search.tracking import PARENT_TAG, SEARCH_TAG, STATUS_TAG, TRIAL_TAG
-from trainables.hooks import HISTORY_FILE
+from search.tracking.store import EXPERIMENT_PREFIX
+from search.tracking.experiment import PARENT_TAG, SEARCH_TAG, STATUS_TAG, TRIAL_TAG
+from trainables.contract import HISTORY_FILE
 from test_search_run import ROOT, write_space
 from test_security import listening_hosts
 
@@ -211,7 +211,7 @@ def test_no_secret_appears_in_output_logs_results_or_mlflow(outage: Outage) -> N
 
 def test_the_outbox_queues_writes_while_mlflow_is_down_and_replays_them_in_order(
         tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    from search.mlflow_outbox import Outbox
+    from search.tracking.outbox import Outbox
 
     server = MlflowServer(tmp_path)
     outbox = Outbox(server.url, retry_every_s=0.2)
@@ -235,10 +235,10 @@ def test_the_outbox_queues_writes_while_mlflow_is_down_and_replays_them_in_order
 def test_a_study_that_ends_while_mlflow_is_down_reports_the_gap_and_keeps_the_front(
         tmp_path: Path, tiny_clip_path: Path, small_demo_root: Path, capsys: pytest.CaptureFixture,
         monkeypatch) -> None:
-    from search.plan import Cluster, make_plan
-    from search.space import load_space
-    from search.study import _report_gap
-    from search.summary import StudyReport
+    from search.study.plan import Cluster, make_plan
+    from search.space.loading import load_space
+    from search.study.runner import _report_gap
+    from search.results.study_report import StudyReport
 
     monkeypatch.setenv("WORLDTUNE_DATA_DIR", str(small_demo_root))
     space = write_space(tmp_path, "gap", tiny_clip_path, trials=1)

@@ -17,10 +17,10 @@ import optuna
 import pytest
 from mlflow.tracking import MlflowClient
 
-from search.distributions import to_choice_value
-from search.plan import make_plan
-from search.space import load_space
-from search.tracking import PARENT_TAG, STATUS_TAG, TRIAL_TAG
+from search.space.distributions import to_choice_value
+from search.study.plan import make_plan
+from search.space.loading import load_space
+from search.tracking.experiment import PARENT_TAG, STATUS_TAG, TRIAL_TAG
 from test_search_run import FAST
 
 HEALTHY = {"lr": 2e-3, "embed_dims": 32, "neck_embed_channels": [128, 256, 512], "neck_num_heads": [4, 8, 16]}
@@ -50,8 +50,8 @@ def _space(folder: Path, demo_root: Path, clip: Path) -> Path:
 def faulty_search(small_demo_root: Path, tiny_clip_path: Path, tmp_path_factory: pytest.TempPathFactory
                   ) -> Iterator[tuple[object, Path]]:
     """(the study's report, storage root) of a 4-trial search: 3 failing trials, then a healthy one."""
-    from search.cluster import connect
-    from search.study import run_study
+    from search.study.cluster import connect
+    from search.study.runner import run_study
 
     folder = tmp_path_factory.mktemp("faulty")
     space = load_space(_space(folder, small_demo_root, tiny_clip_path))

@@ -9,10 +9,10 @@ import math
 import optuna
 import pytest
 
-from search.distributions import SearchSpace, from_choice_value
-from search.front import Outcome
-from search.impact import NOT_ARCHITECTURAL, format_impact, impact_matrix, trials_needed
-from search.schema import ObjectivesSpec, ParamSpec
+from search.space.distributions import SearchSpace, from_choice_value
+from search.results.front import Outcome
+from search.results.impact import NOT_ARCHITECTURAL, format_impact, impact_matrix, trials_needed
+from search.space.schema import ObjectivesSpec, ParamSpec
 
 SPECS = {
     "use_bn_head": ParamSpec(type="bool"),

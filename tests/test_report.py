@@ -1,10 +1,10 @@
 """The comparison across datasets: size x dataset and strategy x dataset, one real run per cell."""
 from __future__ import annotations
 
-from search.front import Outcome
-from search.histories import TrialHistory
-from search.report import comparison
-from search.schema import ObjectivesSpec
+from search.results.front import Outcome
+from search.results.histories import TrialHistory
+from search.results.across_datasets import comparison
+from search.space.schema import ObjectivesSpec
 
 
 def _trial(trial_id: str, accuracy: float | None, speed: float | None, seconds: float, status: str = "finished",

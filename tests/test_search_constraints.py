@@ -14,8 +14,8 @@ import pytest
 from mlflow.tracking import MlflowClient
 from test_search_run import ROOT, write_space
 
-from search.store import EXPERIMENT_PREFIX
-from search.tracking import INFEASIBLE_TAG, PARENT_TAG, STATUS_TAG
+from search.tracking.store import EXPERIMENT_PREFIX
+from search.tracking.experiment import INFEASIBLE_TAG, PARENT_TAG, STATUS_TAG
 
 MAX_PARAMS_M = 8.0
 """Between the tiny model (about 3 M parameters deployed) and S (about 12 M)."""

@@ -8,11 +8,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from optuna._hypervolume import compute_hypervolume
 
-from search.front import Outcome, hypervolume, pareto_front, recommend
-from search.plots import dominated_region
-from search.schema import ObjectivesSpec
-from search.summary import StudyReport, export_hint, format_study, skipped_compute
-from search.tracking import outcome
+from search.results.front import Outcome, hypervolume, pareto_front, recommend
+from search.results.plots import dominated_region
+from search.space.schema import ObjectivesSpec
+from search.results.closing import export_hint
+from search.results.study_report import StudyReport, format_study, skipped_compute
 
 POINTS = st.lists(st.tuples(st.sampled_from([0.0, 0.1, 0.25, 0.3, 0.5, 0.51]),
                             st.sampled_from([5.0, 12.5, 30.0, 31.0, 80.0])), min_size=1, max_size=12)
@@ -82,12 +82,13 @@ def test_the_export_hint_names_a_dataset_with_a_recommended_trial() -> None:
     ({"map": 0.3, "finished_budget": False, "epoch": 2}, False, "stopped_early"),   # ASHA stopped it
     ({"status": "diverged", "error": "training loss became nan", "finished_budget": False}, False, "diverged"),
     ({"map": 0.3, "finished_budget": False}, True, "error"),
+    ({"fps": 40.0, "finished_budget": True}, False, "error"),   # ran its budget, no accuracy to rank it by
     ({}, True, "error"),
     ({"fps": 12.0, "status": "infeasible", "infeasible": "fps 12 < min_fps 30", "finished_budget": False}, False,
      "infeasible"),
 ])
 def test_a_trials_last_result_gives_its_status(result: dict, errored: bool, status: str) -> None:
-    found = outcome("t", {"lr": 1e-3}, result, errored=errored, accuracy="map", speed="fps")
+    found = Outcome.from_result("t", {"lr": 1e-3}, result, errored=errored, accuracy="map", speed="fps")
     assert found.status == status
     assert found.on_budget == (status == "finished")
 

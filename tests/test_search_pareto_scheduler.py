@@ -1,4 +1,4 @@
-"""Pareto-aware successive halving (search/pareto_scheduler.py): its rungs, its ranking against
+"""Pareto-aware successive halving (search/study/pareto_scheduler.py): its rungs, its ranking against
 Optuna's non-dominated sort, and its decisions on a real local Ray Tune run."""
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from optuna.study._multi_objective import _fast_non_domination_rank
 from ray import tune
 
-from search.pareto_scheduler import ParetoRungScheduler, continues, front_ranks, rung_milestones
+from search.study.pareto_scheduler import ParetoRungScheduler, continues, front_ranks, rung_milestones
 
 EPOCHS = 4
 

@@ -1,4 +1,4 @@
-"""The driver's console progress (search/progress.py) on a real local Ray Tune run with ASHA: a
+"""The driver's console progress (search/study/progress.py) on a real local Ray Tune run with ASHA: a
 line per epoch, and a trial the scheduler stops is said to be stopped, not left looking alive."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import ray
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler
 
-from search.progress import EpochProgress
+from search.study.progress import EpochProgress
 
 EPOCHS = 4
 

@@ -21,10 +21,10 @@ from mlflow.tracking import MlflowClient
 from optuna._hypervolume import compute_hypervolume
 
 from search import export, pareto
-from search.front import dominates
-from search.mlflow_links import LOCAL_UI
-from search.store import EXPERIMENT_PREFIX
-from search.tracking import DATASET_TAG, PARENT_TAG, SEARCH_TAG, STATUS_TAG, TRIAL_TAG
+from search.results.front import dominates
+from search.tracking.links import LOCAL_UI
+from search.tracking.store import EXPERIMENT_PREFIX
+from search.tracking.experiment import DATASET_TAG, PARENT_TAG, SEARCH_TAG, STATUS_TAG, TRIAL_TAG
 from tests.browser import CHROMIUM, Browser, free_port, start_process, stop_process, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -122,7 +122,7 @@ def test_speed_is_timed_once_per_architecture_and_credited_only_to_it(searched: 
     parent, _ = _runs(client, "four")
     trials = json.loads(Path(client.download_artifacts(parent.info.run_id, "pareto/trials.json",
                                                        str(root / "dl3"))).read_text())
-    from search.front import Outcome, pareto_front
+    from search.results.front import Outcome, pareto_front
 
     front = {o["trial_id"] for o in trials["outcomes"] if o["fps_e2e"] is not None}
     assert front and front == {o.trial_id for o in pareto_front([Outcome(**o) for o in trials["outcomes"]])}
@@ -151,7 +151,7 @@ def test_front_is_non_dominated_and_agrees_with_optunas_study(searched: tuple[Pa
     parent, _ = _runs(client, "four")
     trials = json.loads(Path(client.download_artifacts(parent.info.run_id, "pareto/trials.json",
                                                        str(root / "dl2"))).read_text())
-    from search.front import Outcome, pareto_front
+    from search.results.front import Outcome, pareto_front
 
     front = pareto_front([Outcome(**o) for o in trials["outcomes"]])
     assert front and not any(dominates(a, b) for a in front for b in front)

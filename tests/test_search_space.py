@@ -9,11 +9,11 @@ import optuna
 import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
-from search.distributions import SearchSpace, to_distribution
+from search.space.distributions import SearchSpace, to_distribution
 from search.errors import SpaceError
-from search.plan import Cluster, describe, make_plan
-from search.schema import ParamSpec
-from search.space import load_space
+from search.study.plan import Cluster, describe, make_plan
+from search.space.schema import ParamSpec
+from search.space.loading import load_space
 
 SPACES = Path(__file__).resolve().parents[1] / "spaces"
 

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from search.plan import Cluster, make_plan
+from search.study.plan import Cluster, make_plan
 from search.redact import MASK, credentials_to_environment, redact
-from search.space import load_space
-from search.summary import format_closing
+from search.space.loading import load_space
+from search.results.closing import format_closing
 
 def listening_hosts(port: int, states: tuple[str, ...] = ("0A",)) -> set[str]:
     """The local addresses a TCP port listens on, from Linux's /proc/net/tcp{,6} (state 0A;

@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from search.errors import SpaceError
-from search.schema import SpaceSpec
-from search.space import MAX_VALUES, load_space
+from search.space.schema import SpaceSpec
+from search.space.loading import MAX_VALUES, load_space
 
 SPACES = Path(__file__).resolve().parents[1] / "spaces"
 SECTIONS = {f.name for f in fields(SpaceSpec)}

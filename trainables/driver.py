@@ -12,7 +12,6 @@ limits (`SpeedConstraints`) reports "infeasible" once and starts no Train worker
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import ray.train
@@ -20,48 +19,14 @@ import ray.tune
 from ray.train.torch import TorchTrainer
 from ray.tune.integration.ray_train import TuneReportCallback
 
+from trainables import contract
 from trainables.hooks import report_hook
-from trainables.speed_constraints import INFEASIBLE, SpeedConstraints
+from trainables.resources import TrialResources
+from trainables.speed_constraints import SpeedConstraints
 from trainables.worker import is_out_of_memory, out_of_memory_error, train_worker
 
 ConfigBuilder = Callable[[dict, str], dict]
 """(trial parameters, absolute work dir) -> complete mmengine config dict."""
-
-
-@dataclass(frozen=True)
-class TrialResources:
-    """What one trial's Train workers hold; fractional GPUs let small models share a card."""
-
-    workers: int = 1
-    gpus_per_worker: float = 0.0
-    cpus_per_worker: float = 1.0
-    driver_resource: str | None = None   # a custom resource each trial driver takes one unit of
-
-    def __post_init__(self) -> None:
-        if self.workers < 1:
-            raise ValueError(f"workers must be >= 1, got {self.workers}")
-        if self.gpus_per_worker < 0 or self.cpus_per_worker < 0:
-            raise ValueError(f"gpus_per_worker and cpus_per_worker must be >= 0, got "
-                             f"{self.gpus_per_worker} and {self.cpus_per_worker}")
-
-    def scaling_config(self) -> ray.train.ScalingConfig:
-        resources = {"CPU": self.cpus_per_worker}
-        if self.gpus_per_worker:
-            resources["GPU"] = self.gpus_per_worker
-        return ray.train.ScalingConfig(num_workers=self.workers, use_gpu=self.gpus_per_worker > 0,
-                                       resources_per_worker=resources)
-
-    def driver_resources(self) -> dict:
-        """The trial function itself only waits on its workers: a token share, so that at
-        concurrency N on a small machine the drivers never starve their own workers. With
-        `driver_resource`, one unit of it: the drivers stay on the nodes that advertise it."""
-        token = {"cpu": 0, "memory": 1 << 20}
-        return (token | {self.driver_resource: 1}) if self.driver_resource else token
-
-    def lane_task_options(self) -> dict:
-        """One worker's CPUs and GPU share, so the lane times on the device a worker would get;
-        scheduled as a task of its own, not inside the trial driver's token placement group."""
-        return {"num_cpus": self.cpus_per_worker, "num_gpus": self.gpus_per_worker, "scheduling_strategy": "DEFAULT"}
 
 
 @ray.remote
@@ -85,7 +50,7 @@ def speed_before_training(config: dict, resources: TrialResources) -> dict:
     """The trial's speed metrics from the lane (cache or timed now), before a Train worker starts;
     the lane's lines go to `speed_lane.log` in the trial's work dir."""
     hook = report_hook(config)
-    log_file = Path(config["work_dir"]) / "speed_lane.log"
+    log_file = Path(config["work_dir"]) / contract.SPEED_LANE_LOG
     task = _lane_task.options(**resources.lane_task_options())
     return ray.get(task.remote(config["model"], hook["speed"], str(log_file)))
 
@@ -105,7 +70,8 @@ def run_trial(params: dict, *, build_config: ConfigBuilder, resources: TrialReso
     speed = speed_before_training(config, resources)
     failure = constraints.failure(speed)
     if failure:
-        ray.tune.report(speed | {"status": INFEASIBLE, "infeasible": failure, "epoch": 0, "finished_budget": False})
+        ray.tune.report(speed | {contract.STATUS: contract.TrialEnd.INFEASIBLE.value, contract.INFEASIBLE_WHY: failure,
+                                 contract.EPOCH: 0, contract.FINISHED_BUDGET: False})
         return
     report_hook(config)["speed_metrics"] = speed
     trainer = TorchTrainer(

@@ -17,14 +17,12 @@ from mmengine.dist import all_reduce, get_rank, is_distributed
 from mmengine.hooks import EMAHook, Hook
 from mmyolo.registry import HOOKS
 
+from trainables import contract
+from trainables.contract import CHECKPOINT_FILE, HISTORY_FILE
 from trainables.cpu_lane import TrainingShare
 from trainables.speed_lane import LaneRequest, lane_speed
 from trainables.yolo_world.models.checkpoints import load_checkpoint
 
-CHECKPOINT_FILE = "checkpoint.pth"
-HISTORY_FILE = "history.json"
-"""Next to the weights in every reported checkpoint: every epoch's report so far. A report lost
-with a killed search driver (its checkpoint saved, the report not yet in Tune) is logged from it."""
 
 
 class NonFiniteLossError(RuntimeError):
@@ -109,10 +107,10 @@ class RayTrainReportHook(Hook):
         hub = runner.message_hub
         iterations = max(len(runner.train_dataloader), 1)
         return {
-            "epoch": runner.epoch,
-            "train_loss": float(hub.get_scalar("train/loss").mean(iterations)),
-            "lr": float(hub.get_scalar("train/lr").current()),
-            "wall_s": self._wall_s(),
+            contract.EPOCH: runner.epoch,
+            contract.TRAIN_LOSS: float(hub.get_scalar("train/loss").mean(iterations)),
+            contract.LEARNING_RATE: float(hub.get_scalar("train/lr").current()),
+            contract.WALL_S: self._wall_s(),
         }
 
     def after_val_epoch(self, runner, metrics: dict[str, float] | None = None) -> None:
@@ -122,7 +120,7 @@ class RayTrainReportHook(Hook):
         if "train/loss" in runner.message_hub.log_scalars:  # absent when only validating
             report |= self._train_metrics(runner)
         final = self.val_only or runner.epoch >= runner.max_epochs
-        report["finished_budget"] = final
+        report[contract.FINISHED_BUDGET] = final
         report |= self._speed_metrics
         folder = None
         if get_rank() == 0 and not self.val_only:  # evaluation alone changes no weights

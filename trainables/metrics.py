@@ -15,6 +15,8 @@ from mmdet.evaluation.metrics import CocoMetric
 from mmyolo.registry import METRICS
 from pycocotools.cocoeval import COCOeval
 
+from trainables.contract import AP_PREFIX, RECALL50_PREFIX
+
 SUMMARY_NAMES = ("map", "map_50", "map_75", "map_small", "map_medium", "map_large")
 
 
@@ -60,7 +62,7 @@ class DetectionCocoMetric(CocoMetric):
         detections = self._detections(results)
         if not detections:  # an untrained model may find nothing: a valid score of 0
             metrics = {name: 0.0 for name in SUMMARY_NAMES}
-            metrics |= {f"ap_{n}": 0.0 for n in names} | {f"recall50_{n}": 0.0 for n in names}
+            metrics |= {AP_PREFIX + n: 0.0 for n in names} | {RECALL50_PREFIX + n: 0.0 for n in names}
             return metrics
         with contextlib.redirect_stdout(io.StringIO()):  # pycocotools prints its progress
             evaluation = COCOeval(self._coco_api, self._coco_api.loadRes(detections), "bbox")
@@ -73,6 +75,6 @@ class DetectionCocoMetric(CocoMetric):
         precision = evaluation.eval["precision"]  # [iou, recall, class, area, max dets]
         recall = evaluation.eval["recall"]        # [iou, class, area, max dets]
         for index, name in enumerate(names):
-            metrics[f"ap_{name}"] = _mean_valid(precision[:, :, index, 0, -1])
-            metrics[f"recall50_{name}"] = _mean_valid(recall[0, index, 0, -1:])
+            metrics[AP_PREFIX + name] = _mean_valid(precision[:, :, index, 0, -1])
+            metrics[RECALL50_PREFIX + name] = _mean_valid(recall[0, index, 0, -1:])
         return metrics

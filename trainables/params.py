@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from trainables.text_encoder import CLIP_BASE
+
 SIZES = ("tiny", "s", "m", "l", "x")
 STRATEGIES = ("normal", "prompt", "reparameterized", "zero_shot")
 LR_SCHEDULES = ("linear", "cosine")
@@ -36,7 +38,7 @@ class TrialParams:
     use_depthwise: bool = False              # depthwise-separable attention projections
     expand_ratio: float = 0.5                # hidden width of the neck's CSP layers
     use_mlp_adapter: bool = False            # prompt tuning only
-    text_encoder: str = "openai/clip-vit-base-patch32"  # hub id, local folder, or an N x D .npy
+    text_encoder: str = CLIP_BASE              # hub id, local folder, or an N x D .npy
     lr: float = 2e-4
     weight_decay: float = 0.05
     batch_size: int = 16                     # per worker

@@ -13,10 +13,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-INFEASIBLE = "infeasible"
-"""The `status` of a trial's only report when it broke a limit (no training ran)."""
-
-
 @dataclass(frozen=True, kw_only=True)
 class SpeedConstraints:
     """Limits on lane figures; None: no limit. A trial meets them all or it is not trained."""

@@ -8,7 +8,6 @@ ranks drift apart). A restarted worker group resumes from the latest reported ch
 from __future__ import annotations
 
 import copy
-import os
 from contextlib import nullcontext
 import shutil
 from pathlib import Path
@@ -20,7 +19,9 @@ from mmengine.config import Config
 
 from trainables.checkpoint_io import own_checkpoints_loadable
 from trainables.configs.recipe import use_mixed_precision
-from trainables.hooks import CHECKPOINT_FILE, NonFiniteLossError
+from trainables import contract
+from trainables.contract import CHECKPOINT_FILE
+from trainables.hooks import NonFiniteLossError
 
 
 class TrialOutOfMemoryError(RuntimeError):
@@ -85,7 +86,6 @@ def train_worker(loop_config: dict) -> None:
 
     import trainables.registry  # noqa: F401  (registers every worldtune module)
 
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is downloaded at run time
     cfg = Config(copy.deepcopy(loop_config["mmengine"]))
     extras = cfg.pop("worldtune", {})
     device = ray.train.torch.get_device()
@@ -99,8 +99,8 @@ def train_worker(loop_config: dict) -> None:
         with own_checkpoints_loadable() if resumed else nullcontext():  # the Runner resumes in train()
             runner.val() if extras.get("mode") == "val" else runner.train()
     except NonFiniteLossError as error:  # every rank raises it at the same iteration
-        ray.train.report({"status": "diverged", "error": str(error), "epoch": runner.epoch,
-                          "finished_budget": False})
+        ray.train.report({contract.STATUS: contract.TrialEnd.DIVERGED.value, contract.ERROR: str(error),
+                          contract.EPOCH: runner.epoch, contract.FINISHED_BUDGET: False})
     except (RuntimeError, MemoryError) as error:
         if not is_out_of_memory(error):
             raise

@@ -8,7 +8,6 @@ on the trial driver, and leave the files in the work dir.
 from __future__ import annotations
 
 import copy
-import os
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from trainables.dataset_files import DatasetFiles
 from trainables.params import TrialParams
 from trainables.speed_protocol import SpeedProtocol
 from trainables.speed_lane import LaneRequest
+from trainables.text_encoder import text_width
 from trainables.yolo_world.data.class_texts import load_class_texts
 from trainables.yolo_world.data.pipelines import box_only_data_config
 from trainables.yolo_world.data.text_free import text_free_data_config
@@ -30,26 +30,6 @@ from trainables.yolo_world.models.sizes import bce_loss_cls, focal_loss_cls, mod
 
 TEXT_MODEL_LR_MULT = 0.01
 INIT_CHECKPOINT = "init_weights.pth"
-
-
-class TextEncoderNotFound(FileNotFoundError):
-    """The text encoder is neither a local folder nor in the local Hugging Face cache."""
-
-
-def text_width(text_encoder: str) -> int:
-    """The embedding width of a CLIP text tower (hub id or folder, never downloaded) or an .npy."""
-    if text_encoder.endswith(".npy"):
-        return int(np.load(text_encoder, mmap_mode="r").shape[1])
-    from transformers import AutoConfig
-
-    try:
-        config = AutoConfig.from_pretrained(text_encoder, local_files_only=True)
-    except OSError as error:
-        raise TextEncoderNotFound(
-            f"text_encoder {text_encoder!r} is not a local folder and not in the local Hugging Face "
-            f"cache; worldtune downloads nothing at run time: download it beforehand "
-            f"(huggingface-cli download {text_encoder}) or give a local path") from error
-    return int(getattr(config, "projection_dim", None) or config.text_config.projection_dim)
 
 
 def _text_model(params: TrialParams, data: DatasetFiles) -> dict[str, Any]:
@@ -133,7 +113,6 @@ def build_trial_config(params: TrialParams, data: DatasetFiles, work_dir: str | 
     `speed_cache` is the search storage's speed-lane folder (None: every trial is timed)."""
     work_dir = Path(work_dir).absolute()
     work_dir.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is downloaded at run time
     class_texts = load_class_texts(data.class_text_file)
     model = _plain_model(params, data, len(class_texts))
     init_checkpoint = params.load_from

@@ -11,7 +11,8 @@ import copy
 from dataclasses import dataclass
 from typing import Any
 
-CLIP_BASE = "openai/clip-vit-base-patch32"
+from trainables.text_encoder import CLIP_BASE
+
 NORM = dict(type="BN", momentum=0.03, eps=0.001)
 ACT = dict(type="SiLU", inplace=True)
 STRIDES = [8, 16, 32]

@@ -53,9 +53,10 @@ class HuggingCLIPLanguageBackbone(BaseModule):
         self.frozen_modules = tuple(frozen_modules)
         self.training_use_cache = training_use_cache
         self.use_cache = use_cache
-        self.tokenizer = AutoTokenizer.from_pretrained(model_name)
-        config = CLIPTextConfig.from_pretrained(model_name, attention_dropout=dropout)
-        self.model = CLIPTextModelWithProjection.from_pretrained(model_name, config=config)
+        # A folder or the local Hugging Face cache: nothing is downloaded at run time.
+        self.tokenizer = AutoTokenizer.from_pretrained(model_name, local_files_only=True)
+        config = CLIPTextConfig.from_pretrained(model_name, attention_dropout=dropout, local_files_only=True)
+        self.model = CLIPTextModelWithProjection.from_pretrained(model_name, config=config, local_files_only=True)
         self.cache = TextEmbeddingCache()
         # New weights (a checkpoint) make cached embeddings stale. The hook gets the module
         # as an argument, so a deep copy (mmengine's EMA model) clears its own cache.

@@ -1,0 +1,274 @@
+"""The space-file schema: every section a dataclass, and one loader that checks YAML against them.
+
+A typo or a wrong type in a space file fails here, naming the file, the dotted key and the fix,
+instead of minutes later inside a trial. Each dataclass checks its own values in `__post_init__`
+(raising ValueError); the loader adds the file and key. Semantic checks that need the trial
+parameters (names, combinations) live in `search/space/loading.py`.
+"""
+from __future__ import annotations
+
+import types
+import typing
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from search.errors import SpaceError, did_you_mean
+from trainables.speed_constraints import SpeedConstraints
+from trainables.speed_protocol import SpeedProtocol
+
+DEMO_TEXT_ENCODER_VALUES = ("auto", "demo")
+"""`auto`: openai/clip-vit-base-patch32 when it is in the local Hugging Face cache, else the demo
+text encoder; `demo`: the generated demo text encoder (random weights, for offline demos)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SplitSpec:
+    annotations: str
+    images: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class DatasetSpec:
+    """A demo set by name (`demo-defects`, `demo-ct`), a folder in the standard layout, or files."""
+
+    name: str
+    root: str | None = None
+    train: SplitSpec | None = None
+    val: SplitSpec | None = None
+    class_texts: str | None = None
+
+    def __post_init__(self) -> None:
+        explicit = (self.train, self.val, self.class_texts)
+        if any(explicit) and not all(explicit):
+            raise ValueError("give all of 'train', 'val' and 'class_texts', or a 'root' folder in the "
+                             "standard layout")
+        if self.root and any(explicit):
+            raise ValueError("give either 'root' (standard layout) or 'train'/'val'/'class_texts', not both")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelSpec:
+    size: str = "s"
+    checkpoint: str | None = None   # a YOLO-World checkpoint to start from (TrialParams.load_from)
+    text_encoder: str = "auto"      # hub id in the local cache, a folder, an N x D .npy, auto, demo
+
+
+@dataclass(frozen=True, kw_only=True)
+class ParamSpec:
+    """One searched parameter. `low` and `high` are both inclusive (as in Optuna; Ray's
+    `tune.randint` would exclude `high`). `when` samples it only if other parameters have these
+    values (a value or a list of values each); otherwise the trial keeps the fixed/default value."""
+
+    type: Literal["bool", "choice", "int", "float"]
+    values: list[Any] | None = None
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    step: float | None = None
+    when: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        ranged = self.type in ("int", "float")
+        if self.type == "choice" and not self.values:
+            raise ValueError("type 'choice' needs a non-empty 'values' list")
+        if self.type != "choice" and self.values is not None:
+            raise ValueError(f"'values' only goes with type 'choice', not {self.type!r}")
+        if ranged and (self.low is None or self.high is None):
+            raise ValueError(f"type {self.type!r} needs 'low' and 'high' (both inclusive)")
+        if not ranged and (self.low, self.high, self.step, self.log) != (None, None, None, False):
+            raise ValueError(f"'low', 'high', 'step' and 'log' only go with int and float, not {self.type!r}")
+        if ranged and self.low > self.high:
+            raise ValueError(f"'low' ({self.low}) is above 'high' ({self.high})")
+        if self.log and (self.low <= 0 or self.step is not None):
+            raise ValueError("a log scale needs 'low' > 0 and no 'step'")
+        if self.type == "int" and any(v is not None and v != int(v) for v in (self.low, self.high, self.step)):
+            raise ValueError("type 'int' needs integer 'low', 'high' and 'step'")
+        if self.step is not None and self.step <= 0:
+            raise ValueError("'step' must be > 0")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ObjectivesSpec:
+    """Both objectives are maximized. The limits are deployment requirements: checked from the
+    speed lane before a trial trains (a trial that breaks one is "infeasible" and never trained)
+    and met by the recommended model."""
+
+    accuracy: Literal["map", "map_50", "map_75"] = "map"
+    speed: Literal["fps"] = "fps"         # the speed lane's figure (see the `speed` section)
+    min_fps: float | None = None
+    max_params_m: float | None = None
+    max_latency_ms: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("min_fps", "max_params_m", "max_latency_ms"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ValueError(f"'{name}' must be > 0 (or left out for no limit)")
+
+    @property
+    def constraints(self) -> SpeedConstraints:
+        return SpeedConstraints(min_fps=self.min_fps, max_params_m=self.max_params_m,
+                                max_latency_ms=self.max_latency_ms)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SamplerSpec:
+    type: Literal["tpe", "nsga2", "random"] = "tpe"   # tpe is multivariate TPE
+    seed: int | None = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class SchedulerSpec:
+    """Early stopping from `grace_period` epochs on: `pareto` stops trials dominated on (accuracy,
+    speed) at a rung (search/study/pareto_scheduler.py), `asha` those with a poor accuracy alone, `none`
+    runs them all."""
+
+    type: Literal["pareto", "asha", "none"] = "none"
+    grace_period: int = 1
+    reduction_factor: float = 2.0
+
+    def __post_init__(self) -> None:
+        if self.grace_period < 1 or self.reduction_factor <= 1:
+            raise ValueError("'grace_period' must be >= 1 epoch and 'reduction_factor' > 1")
+
+
+@dataclass(frozen=True, kw_only=True)
+class BudgetSpec:
+    trials: int = 8                       # per dataset study
+    max_concurrent: int | None = None     # None: as many as the cluster holds
+    time_limit_s: float | None = None     # per dataset study
+
+    def __post_init__(self) -> None:
+        if self.trials < 1 or (self.max_concurrent is not None and self.max_concurrent < 1):
+            raise ValueError("'trials' and 'max_concurrent' must be >= 1")
+        if self.time_limit_s is not None and self.time_limit_s <= 0:
+            raise ValueError("'time_limit_s' must be > 0")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResourcesSpec:
+    """Per trial. `gpus_per_worker: auto` is 1 when the cluster has GPUs, else 0 (CPU trials)."""
+
+    workers: int = 1
+    gpus_per_worker: float | Literal["auto"] = "auto"
+    cpus_per_worker: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.workers < 1 or self.cpus_per_worker <= 0:
+            raise ValueError("'workers' must be >= 1 and 'cpus_per_worker' > 0")
+        if self.gpus_per_worker != "auto" and self.gpus_per_worker < 0:
+            raise ValueError("'gpus_per_worker' must be >= 0 or 'auto'")
+
+
+@dataclass(frozen=True, kw_only=True)
+class StorageSpec:
+    """Relative paths are taken from the working directory and made absolute."""
+
+    root: str = "worldtune_runs"          # Tune experiments, Train runs, Optuna studies, exports
+    mlflow_uri: str | None = None         # default: sqlite:///<root>/mlflow.db
+    mlflow_artifacts: str | None = None   # default: <root>/mlflow_artifacts
+
+
+MLFLOW_DB, MLFLOW_ARTIFACTS = "mlflow.db", "mlflow_artifacts"
+"""The defaults of StorageSpec.mlflow_uri and mlflow_artifacts, inside the results folder."""
+
+
+def default_tracking_uri(root: Path) -> str:
+    return f"sqlite:///{root.absolute() / MLFLOW_DB}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpaceSpec:
+    datasets: list[str | DatasetSpec]
+    name: str | None = None               # MLflow experiment 'worldtune/<name>'; default: file stem
+    description: str = ""
+    model: ModelSpec = field(default_factory=ModelSpec)
+    parameters: dict[str, ParamSpec] = field(default_factory=dict)
+    fixed: dict[str, Any] = field(default_factory=dict)
+    cpu_fallback: dict[str, Any] = field(default_factory=dict)  # replaces values when trials get no GPU
+    objectives: ObjectivesSpec = field(default_factory=ObjectivesSpec)
+    speed: SpeedProtocol = field(default_factory=SpeedProtocol)  # how the speed lane times each architecture
+    sampler: SamplerSpec = field(default_factory=SamplerSpec)
+    scheduler: SchedulerSpec = field(default_factory=SchedulerSpec)
+    budget: BudgetSpec = field(default_factory=BudgetSpec)
+    resources: ResourcesSpec = field(default_factory=ResourcesSpec)
+    storage: StorageSpec = field(default_factory=StorageSpec)
+
+    def __post_init__(self) -> None:
+        if not self.datasets:
+            raise ValueError("'datasets' must list at least one dataset")
+
+
+# ------------------------------------------------------------------ generic loader
+def _is_union(hint: Any) -> bool:
+    return isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union
+
+
+def _type_name(hint: Any) -> str:
+    if typing.get_origin(hint) is Literal:
+        return " or ".join(repr(a) for a in typing.get_args(hint))
+    if _is_union(hint):
+        return " or ".join(_type_name(a) for a in typing.get_args(hint))
+    if is_dataclass(hint):
+        return "a mapping"
+    return "null" if hint is type(None) else getattr(typing.get_origin(hint) or hint, "__name__", str(hint))
+
+
+def _convert(hint: Any, value: Any, key: str, file: Path | str) -> Any:
+    """`value` as `hint`, or SpaceError naming the key and the expected type."""
+    origin = typing.get_origin(hint)
+    if hint is Any:
+        return value
+    if _is_union(hint):
+        for option in typing.get_args(hint):
+            try:
+                return _convert(option, value, key, file)
+            except SpaceError as error:
+                if is_dataclass(option) and isinstance(value, dict):
+                    raise error  # the mapping was meant as this section: its own message is better
+        raise SpaceError(file, key, f"must be {_type_name(hint)}, got {value!r}")
+    if origin is Literal:
+        if value not in typing.get_args(hint):
+            raise SpaceError(file, key, f"must be {_type_name(hint)}, got {value!r}"
+                             + (did_you_mean(value, list(typing.get_args(hint))) if isinstance(value, str) else ""))
+        return value
+    if is_dataclass(hint):
+        return load_section(hint, value, key, file)
+    if origin is list:
+        if not isinstance(value, list):
+            raise SpaceError(file, key, f"must be a list, got {value!r}")
+        (item,) = typing.get_args(hint)
+        return [_convert(item, v, f"{key}[{i}]", file) for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise SpaceError(file, key, f"must be a mapping, got {value!r}")
+        _, item = typing.get_args(hint)
+        return {str(k): _convert(item, v, f"{key}.{k}", file) for k, v in value.items()}
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint is type(None) and value is None or isinstance(value, hint) and not (
+            isinstance(value, bool) and hint is not bool):
+        return value
+    raise SpaceError(file, key, f"must be {_type_name(hint)}, got {value!r}")
+
+
+def load_section(cls: type, data: Any, key: str, file: Path | str) -> Any:
+    """Build dataclass `cls` from a YAML mapping: unknown keys get close-match suggestions."""
+    names = [f.name for f in fields(cls)]
+    if not isinstance(data, dict):
+        raise SpaceError(file, key, f"must be a mapping with keys {names}, got {data!r}")
+    prefix = f"{key}." if key else ""
+    for name in data:
+        if name not in names:
+            raise SpaceError(file, f"{prefix}{name}", "unknown key" + did_you_mean(str(name), names))
+    hints = typing.get_type_hints(cls)
+    missing = [f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING
+               and f.name not in data]
+    if missing:
+        raise SpaceError(file, f"{prefix}{missing[0]}", "is required")
+    values = {name: _convert(hints[name], value, f"{prefix}{name}", file) for name, value in data.items()}
+    try:
+        return cls(**values)
+    except ValueError as error:
+        raise SpaceError(file, key, str(error)) from None
