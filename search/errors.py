@@ -35,11 +35,3 @@ class SpaceError(WorldtuneError):
     def __init__(self, file: object, key: str, why: str) -> None:
         self.file, self.key, self.why = file, key, why
         super().__init__(f"{file}: key '{key}': {why}" if key else f"{file}: {why}")
-
-
-def did_you_mean(name: str, known: list[str]) -> str:
-    """'; did you mean ...?' for a close match, else the known names: the usual fix for a typo."""
-    import difflib
-
-    close = difflib.get_close_matches(name, known, n=3)
-    return f"; did you mean {' or '.join(map(repr, close))}?" if close else f"; known: {', '.join(known)}"

@@ -15,6 +15,7 @@ from search.results.front import Outcome
 from search.results.histories import TrialHistory, load_histories
 from search.space.schema import ObjectivesSpec
 from search.tracking.experiment import PARENT_TAG, TRIAL_TAG, child_runs
+from search.space.schema import default_tracking_uri
 
 OBJECTIVES = ObjectivesSpec(min_fps=30)
 SETTINGS = {"size": "tiny", "image_size": 160, "lr": 2e-3}
@@ -32,7 +33,7 @@ def _log_trial(client: MlflowClient, experiment: str, parent: str, trial_id: str
 
 @pytest.fixture
 def store(tmp_path: Path) -> tuple[MlflowClient, str]:
-    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    client = MlflowClient(default_tracking_uri(tmp_path))
     return client, client.create_experiment("advisor", artifact_location=(tmp_path / "art").as_uri())
 
 

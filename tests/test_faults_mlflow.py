@@ -30,6 +30,7 @@ from mlflow.tracking import MlflowClient
 
 from search.tracking.store import EXPERIMENT_PREFIX
 from search.tracking.experiment import PARENT_TAG, SEARCH_TAG, STATUS_TAG, TRIAL_TAG
+from search.space.schema import default_tracking_uri
 from trainables.contract import HISTORY_FILE
 from test_search_run import ROOT, write_space
 from test_security import listening_hosts
@@ -55,7 +56,7 @@ class MlflowServer:
 
     def start(self) -> None:
         command = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(self.port),
-                   "--backend-store-uri", f"sqlite:///{self.folder / 'mlflow.db'}",
+                   "--backend-store-uri", default_tracking_uri(self.folder),
                    "--default-artifact-root", str(self.folder / "artifacts"), "--workers", "1"]
         with open(self.folder / "server.log", "a") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=log, start_new_session=True)

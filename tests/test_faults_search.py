@@ -21,6 +21,7 @@ from search.space.distributions import to_choice_value
 from search.study.plan import make_plan
 from search.space.loading import load_space
 from search.tracking.experiment import PARENT_TAG, STATUS_TAG, TRIAL_TAG
+from search.space.schema import default_tracking_uri
 from test_search_run import FAST
 
 HEALTHY = {"lr": 2e-3, "embed_dims": 32, "neck_embed_channels": [128, 256, 512], "neck_num_heads": [4, 8, 16]}
@@ -92,7 +93,7 @@ def test_failing_trials_are_failed_in_optuna_and_the_healthy_one_completes(fault
 
 def test_failing_trials_are_failed_runs_in_mlflow_with_their_reason(faulty_search) -> None:
     _, root = faulty_search
-    client = MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
+    client = MlflowClient(default_tracking_uri(root))
     experiment = client.get_experiment_by_name("worldtune/faulty")
     runs = [r for r in client.search_runs([experiment.experiment_id]) if TRIAL_TAG in r.data.tags]
     assert len(runs) == 4 and len({r.data.tags[PARENT_TAG] for r in runs}) == 1

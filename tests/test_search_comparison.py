@@ -20,6 +20,7 @@ from search.tracking.publish import publish_study
 from search.space.schema import ObjectivesSpec
 from search.results.study_report import StudyReport
 from search.tracking.experiment import EXPERIMENT_KIND_TAG, MODEL_TRAINING, experiment_id, open_parent_run
+from search.space.schema import default_tracking_uri
 
 # (accuracy, speed) per trial of two searches of demo-ct; the second's front dominates the first's
 SEARCHES = {"s-one": [(0.20, 80.0), (0.17, 87.0), (0.15, 70.0)], "s-two": [(0.22, 80.0), (0.19, 87.0)]}
@@ -28,7 +29,7 @@ BLUE, ORANGE = (31, 119, 180), (255, 127, 14)   # matplotlib's first two tab10 c
 
 @pytest.fixture
 def store(tmp_path: Path) -> Path:
-    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    client = MlflowClient(default_tracking_uri(tmp_path))
     objectives = ObjectivesSpec()
     for search, points in SEARCHES.items():
         experiment = experiment_id(client, "worldtune/lightweight", tmp_path / "mlflow_artifacts")
@@ -50,7 +51,7 @@ def test_log_comparison_overlays_both_searches_fronts_in_an_mlflow_run(store: Pa
                                                                        capsys: pytest.CaptureFixture) -> None:
     assert pareto.main(["--storage", str(store), "--log-comparison"]) == 0
     printed = capsys.readouterr().out
-    client = MlflowClient(f"sqlite:///{store / 'mlflow.db'}")
+    client = MlflowClient(default_tracking_uri(store))
     experiment = client.get_experiment_by_name(COMPARISON_EXPERIMENT)
     assert experiment.tags[EXPERIMENT_KIND_TAG] == MODEL_TRAINING
     (run,) = client.search_runs([experiment.experiment_id])
@@ -75,7 +76,7 @@ def test_log_comparison_overlays_both_searches_fronts_in_an_mlflow_run(store: Pa
 
 
 def test_an_experiment_made_before_the_kind_tag_gets_it_when_used_again(tmp_path: Path) -> None:
-    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    client = MlflowClient(default_tracking_uri(tmp_path))
     old = client.create_experiment("worldtune/old", artifact_location=(tmp_path / "a").as_uri())
     assert EXPERIMENT_KIND_TAG not in client.get_experiment(old).tags
     assert experiment_id(client, "worldtune/old", tmp_path) == old

@@ -16,6 +16,7 @@ from test_search_run import ROOT, write_space
 
 from search.tracking.store import EXPERIMENT_PREFIX
 from search.tracking.experiment import INFEASIBLE_TAG, PARENT_TAG, STATUS_TAG
+from search.space.schema import default_tracking_uri
 
 MAX_PARAMS_M = 8.0
 """Between the tiny model (about 3 M parameters deployed) and S (about 12 M)."""
@@ -36,7 +37,7 @@ def test_an_infeasible_trial_is_never_trained_and_optuna_knows_why(small_demo_ro
     assert output.returncode == 0, output.stderr[-4000:]
 
     root = tmp_path / "runs"
-    client = MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
+    client = MlflowClient(default_tracking_uri(root))
     experiment = client.get_experiment_by_name(EXPERIMENT_PREFIX + "limits")
     children = [r for r in client.search_runs([experiment.experiment_id]) if PARENT_TAG in r.data.tags]
     by_size: dict[str, list] = {}

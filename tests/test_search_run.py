@@ -25,6 +25,7 @@ from search.results.front import dominates
 from search.tracking.links import LOCAL_UI
 from search.tracking.store import EXPERIMENT_PREFIX
 from search.tracking.experiment import DATASET_TAG, PARENT_TAG, SEARCH_TAG, STATUS_TAG, TRIAL_TAG
+from search.space.schema import default_tracking_uri
 from tests.browser import CHROMIUM, Browser, free_port, start_process, stop_process, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,7 +71,7 @@ def _runs(client: MlflowClient, name: str) -> tuple[object, list]:
 def test_search_logs_parent_and_child_runs_and_the_front(searched: tuple[Path, str, float]) -> None:
     root, output, seconds = searched
     print(f"4-trial search: {seconds:.0f} s")
-    client = MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
+    client = MlflowClient(default_tracking_uri(root))
     parent, children = _runs(client, "four")
     assert parent.info.status == "FINISHED" and parent.data.tags[DATASET_TAG] == "demo-defects"
     assert len(children) == 4 and {c.data.tags[STATUS_TAG] for c in children} == {"finished"}
@@ -102,7 +103,7 @@ def test_speed_is_timed_once_per_architecture_and_credited_only_to_it(searched: 
     """lr and cls_loss only change training: the 4 trials have at most 2 architectures (BN head
     on or off), each timed once, and trials of one architecture read the same FPS."""
     root, output, _ = searched
-    client = MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
+    client = MlflowClient(default_tracking_uri(root))
     _, children = _runs(client, "four")
     by_key: dict[str, set] = {}
     for child in children:
@@ -147,7 +148,7 @@ def test_console_shows_a_line_per_epoch_and_the_trial_logs_stay_in_their_work_di
 
 def test_front_is_non_dominated_and_agrees_with_optunas_study(searched: tuple[Path, str, float]) -> None:
     root, _, _ = searched
-    client = MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
+    client = MlflowClient(default_tracking_uri(root))
     parent, _ = _runs(client, "four")
     trials = json.loads(Path(client.download_artifacts(parent.info.run_id, "pareto/trials.json",
                                                        str(root / "dl2"))).read_text())
@@ -200,7 +201,7 @@ def test_the_printed_mlflow_links_open_on_the_trials_and_the_front(searched: tup
     links = dict(re.findall(r"^  (trials|front of [\w-]+):  (\S+)$", output, re.M))
     assert set(links) == {"trials", "front of demo-defects"}, output[-3000:]
     (serve,) = [line.split("#")[0].split() for line in output.splitlines() if "mlflow ui --backend-store-uri" in line]
-    client = MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
+    client = MlflowClient(default_tracking_uri(root))
     _, children = _runs(client, "four")
     trials = [f"trial {child.data.tags[TRIAL_TAG]}" for child in children]
     port = free_port()
@@ -238,7 +239,7 @@ def _children(root: Path) -> list:
     first, and a second process creating it at the same time would race its schema migration)."""
     if not list(root.glob("optuna/*.db")):
         return []
-    client = MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
+    client = MlflowClient(default_tracking_uri(root))
     experiment = client.get_experiment_by_name(EXPERIMENT_PREFIX + "resumable")
     return [r for r in client.search_runs([experiment.experiment_id]) if TRIAL_TAG in r.data.tags]
 
@@ -279,7 +280,7 @@ def test_resume_after_the_driver_is_killed_reruns_no_finished_trial(small_demo_r
         f"the resumed trial's progress is shown: {progress(interrupted)}"
     children = _children(root)
     assert len(children) == 2 and {c.data.tags[STATUS_TAG] for c in children} == {"finished"}
-    client = MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
+    client = MlflowClient(default_tracking_uri(root))
     history = client.get_metric_history(finished.info.run_id, "map")
     assert [m.step for m in history] == [1, 2, 3], "the finished trial did not run again"
     steps = [m.step for m in client.get_metric_history(interrupted.info.run_id, "map")]

@@ -6,14 +6,13 @@ mmengine build. Defaults follow the official YOLO-World v2 fine-tune recipe.
 """
 from __future__ import annotations
 
-import difflib
-import types
 import typing
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from trainables.text_encoder import CLIP_BASE
+from trainables.values import WrongType, conform, did_you_mean
 
 SIZES = ("tiny", "s", "m", "l", "x")
 STRATEGIES = ("normal", "prompt", "reparameterized", "zero_shot")
@@ -68,17 +67,10 @@ class TrialParams:
 
     def _check_types(self) -> None:
         for name, hint in typing.get_type_hints(type(self)).items():
-            allowed = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
-            allowed = tuple(typing.get_origin(a) or a for a in allowed)
-            value = getattr(self, name)
-            if float in allowed and isinstance(value, int) and not isinstance(value, bool):
-                continue  # an integer where a float is expected is fine
-            if isinstance(value, bool) and bool not in allowed or not isinstance(value, allowed):
-                names = " or ".join("None" if a is type(None) else a.__name__ for a in allowed)
-                self._fail(name, f"must be {names}, got {type(value).__name__}")
-            if isinstance(value, tuple) and not all(isinstance(v, int) and not isinstance(v, bool)
-                                                    for v in value):
-                self._fail(name, "must list integers")
+            try:  # frozen: the conformed value (a float for an int, a tuple for a list) is set directly
+                object.__setattr__(self, name, conform(hint, getattr(self, name)))
+            except WrongType as error:
+                self._fail(name, str(error) + error.where)
 
     def _check_choices(self) -> None:
         for name, choices in (("size", SIZES), ("strategy", STRATEGIES), ("lr_schedule", LR_SCHEDULES),
@@ -126,7 +118,9 @@ class TrialParams:
             self._fail("use_mlp_adapter", "only applies to strategy 'prompt' (prompt tuning)")
         if self.strategy == "zero_shot" and self.load_from is None:
             self._fail("strategy", "zero-shot evaluation needs a pretrained checkpoint in 'load_from'")
-        if self.cls_loss == "bce" and (self.focal_gamma, self.focal_alpha) != (2.0, 0.25):
+        defaults = TrialParams.__dataclass_fields__
+        if self.cls_loss == "bce" and (self.focal_gamma, self.focal_alpha) != (
+                defaults["focal_gamma"].default, defaults["focal_alpha"].default):
             self._fail("cls_loss", "focal_gamma / focal_alpha are set but the loss is 'bce'; "
                                    "set cls_loss: focal")
         if self.close_mosaic_epochs > self.epochs:
@@ -139,13 +133,7 @@ class TrialParams:
         known = [f.name for f in fields(cls)]
         for name in values:
             if name not in known:
-                close = difflib.get_close_matches(name, known, n=3)
-                hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else f"; known: {known}"
-                raise InvalidTrialParams(f"unknown trial parameter {name!r}{hint}")
-        values = dict(values)
-        for name in ("neck_embed_channels", "neck_num_heads"):
-            if isinstance(values.get(name), list):
-                values[name] = tuple(values[name])
+                raise InvalidTrialParams(f"unknown trial parameter {name!r}{did_you_mean(name, known)}")
         return cls(**values)
 
     def as_dict(self) -> dict[str, Any]:

@@ -10,6 +10,17 @@ if TYPE_CHECKING:
     import ray.train
 
 
+def check_resources(workers: int, gpus_per_worker: float, cpus_per_worker: float) -> None:
+    """What a trial must hold: one worker or more, each with CPUs (the plan divides by them) and
+    no negative GPU share. The space file's `resources` section is checked by the same rule."""
+    if workers < 1:
+        raise ValueError(f"'workers' must be >= 1, got {workers}")
+    if cpus_per_worker <= 0:
+        raise ValueError(f"'cpus_per_worker' must be > 0, got {cpus_per_worker}")
+    if gpus_per_worker < 0:
+        raise ValueError(f"'gpus_per_worker' must be >= 0, got {gpus_per_worker}")
+
+
 @dataclass(frozen=True)
 class TrialResources:
     """What one trial's Train workers hold; fractional GPUs let small models share a card."""
@@ -20,11 +31,7 @@ class TrialResources:
     driver_resource: str | None = None   # a custom resource each trial driver takes one unit of
 
     def __post_init__(self) -> None:
-        if self.workers < 1:
-            raise ValueError(f"workers must be >= 1, got {self.workers}")
-        if self.gpus_per_worker < 0 or self.cpus_per_worker < 0:
-            raise ValueError(f"gpus_per_worker and cpus_per_worker must be >= 0, got "
-                             f"{self.gpus_per_worker} and {self.cpus_per_worker}")
+        check_resources(self.workers, self.gpus_per_worker, self.cpus_per_worker)
 
     def scaling_config(self) -> ray.train.ScalingConfig:
         import ray.train

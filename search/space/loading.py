@@ -15,9 +15,10 @@ from typing import Any
 import yaml
 
 from search.space.distributions import from_choice_value, to_choice_value
-from search.errors import SpaceError, did_you_mean
+from search.errors import SpaceError
 from search.space.schema import ParamSpec, SpaceSpec, load_section
 from trainables.params import InvalidTrialParams, TrialParams
+from trainables.values import did_you_mean
 
 PARAMETER_NAMES = [f.name for f in fields(TrialParams)]
 MODEL_KEYS = {"size": "size", "checkpoint": "load_from", "text_encoder": "text_encoder"}

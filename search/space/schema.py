@@ -7,15 +7,16 @@ parameters (names, combinations) live in `search/space/loading.py`.
 """
 from __future__ import annotations
 
-import types
 import typing
-from dataclasses import MISSING, dataclass, field, fields, is_dataclass
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
-from search.errors import SpaceError, did_you_mean
+from search.errors import SpaceError
+from trainables.resources import check_resources
 from trainables.speed_constraints import SpeedConstraints
 from trainables.speed_protocol import SpeedProtocol
+from trainables.values import WrongType, conform, did_you_mean
 
 DEMO_TEXT_ENCODER_VALUES = ("auto", "demo")
 """`auto`: openai/clip-vit-base-patch32 when it is in the local Hugging Face cache, else the demo
@@ -155,10 +156,8 @@ class ResourcesSpec:
     cpus_per_worker: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.workers < 1 or self.cpus_per_worker <= 0:
-            raise ValueError("'workers' must be >= 1 and 'cpus_per_worker' > 0")
-        if self.gpus_per_worker != "auto" and self.gpus_per_worker < 0:
-            raise ValueError("'gpus_per_worker' must be >= 0 or 'auto'")
+        check_resources(self.workers, 0.0 if self.gpus_per_worker == "auto" else self.gpus_per_worker,
+                        self.cpus_per_worker)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -174,8 +173,16 @@ MLFLOW_DB, MLFLOW_ARTIFACTS = "mlflow.db", "mlflow_artifacts"
 """The defaults of StorageSpec.mlflow_uri and mlflow_artifacts, inside the results folder."""
 
 
+SQLITE = "sqlite:///"
+
+
 def default_tracking_uri(root: Path) -> str:
-    return f"sqlite:///{root.absolute() / MLFLOW_DB}"
+    return f"{SQLITE}{root.absolute() / MLFLOW_DB}"
+
+
+def sqlite_file(tracking_uri: str) -> Path | None:
+    """The SQLite file a tracking URI names; None for a tracking server."""
+    return Path(tracking_uri.removeprefix(SQLITE)) if tracking_uri.startswith(SQLITE) else None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -201,56 +208,15 @@ class SpaceSpec:
 
 
 # ------------------------------------------------------------------ generic loader
-def _is_union(hint: Any) -> bool:
-    return isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union
-
-
-def _type_name(hint: Any) -> str:
-    if typing.get_origin(hint) is Literal:
-        return " or ".join(repr(a) for a in typing.get_args(hint))
-    if _is_union(hint):
-        return " or ".join(_type_name(a) for a in typing.get_args(hint))
-    if is_dataclass(hint):
-        return "a mapping"
-    return "null" if hint is type(None) else getattr(typing.get_origin(hint) or hint, "__name__", str(hint))
-
-
 def _convert(hint: Any, value: Any, key: str, file: Path | str) -> Any:
-    """`value` as `hint`, or SpaceError naming the key and the expected type."""
-    origin = typing.get_origin(hint)
-    if hint is Any:
-        return value
-    if _is_union(hint):
-        for option in typing.get_args(hint):
-            try:
-                return _convert(option, value, key, file)
-            except SpaceError as error:
-                if is_dataclass(option) and isinstance(value, dict):
-                    raise error  # the mapping was meant as this section: its own message is better
-        raise SpaceError(file, key, f"must be {_type_name(hint)}, got {value!r}")
-    if origin is Literal:
-        if value not in typing.get_args(hint):
-            raise SpaceError(file, key, f"must be {_type_name(hint)}, got {value!r}"
-                             + (did_you_mean(value, list(typing.get_args(hint))) if isinstance(value, str) else ""))
-        return value
-    if is_dataclass(hint):
-        return load_section(hint, value, key, file)
-    if origin is list:
-        if not isinstance(value, list):
-            raise SpaceError(file, key, f"must be a list, got {value!r}")
-        (item,) = typing.get_args(hint)
-        return [_convert(item, v, f"{key}[{i}]", file) for i, v in enumerate(value)]
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise SpaceError(file, key, f"must be a mapping, got {value!r}")
-        _, item = typing.get_args(hint)
-        return {str(k): _convert(item, v, f"{key}.{k}", file) for k, v in value.items()}
-    if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if hint is type(None) and value is None or isinstance(value, hint) and not (
-            isinstance(value, bool) and hint is not bool):
-        return value
-    raise SpaceError(file, key, f"must be {_type_name(hint)}, got {value!r}")
+    """`value` as `hint` (trainables/values.py), or SpaceError naming the key and the expected type."""
+    def section(cls: type, data: Any, where: str) -> Any:
+        return load_section(cls, data, key + where, file)
+
+    try:
+        return conform(hint, value, section)
+    except WrongType as error:
+        raise SpaceError(file, key + error.where, str(error)) from None
 
 
 def load_section(cls: type, data: Any, key: str, file: Path | str) -> Any:

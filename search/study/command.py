@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from search.datasets import DEMO_DATASETS, ensure_demo_dataset, ensure_valid
-from search.errors import SpaceError, WorldtuneError, did_you_mean
+from search.errors import SpaceError, WorldtuneError
 from search.space.loading import Space, load_space
 from search.study.plan import Cluster, dataset_files, describe, make_plan
+from trainables.values import did_you_mean
 
 
 @dataclass(frozen=True)

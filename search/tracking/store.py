@@ -18,7 +18,7 @@ from mlflow.tracking import MlflowClient
 from search.errors import WorldtuneError
 from search.results.front import Outcome
 from search.tracking.publish import ARTIFACT_DIR, TRIALS_FILE
-from search.space.schema import MLFLOW_ARTIFACTS, ObjectivesSpec, StorageSpec, default_tracking_uri
+from search.space.schema import MLFLOW_ARTIFACTS, ObjectivesSpec, StorageSpec, default_tracking_uri, sqlite_file
 from search.results.study_report import StudyReport
 from search.tracking.experiment import DATASET_TAG, EXPERIMENT_PREFIX, SEARCH_TAG
 
@@ -52,7 +52,8 @@ def tracking_uri(args: argparse.Namespace) -> str:
 
 def client_for(args: argparse.Namespace) -> MlflowClient:
     uri = tracking_uri(args)
-    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
+    database = sqlite_file(uri)
+    if database is not None and not database.is_file():
         raise WorldtuneError(f"no MLflow store at {uri}: run a search first, or pass --storage / --mlflow-uri")
     return MlflowClient(uri)
 
@@ -60,9 +61,8 @@ def client_for(args: argparse.Namespace) -> MlflowClient:
 def artifact_root(tracking_uri: str) -> Path | None:
     """Where a search puts MLflow artifacts beside a SQLite store (its default); a tracking server
     keeps its own (None)."""
-    if tracking_uri.startswith("sqlite:///"):
-        return Path(tracking_uri.removeprefix("sqlite:///")).parent / MLFLOW_ARTIFACTS
-    return None
+    database = sqlite_file(tracking_uri)
+    return None if database is None else database.parent / MLFLOW_ARTIFACTS
 
 
 def _read_trials(client: MlflowClient, run_id: str) -> dict[str, Any] | None:

@@ -6,21 +6,29 @@ clip 10, EMA 1e-4, linear decay to 0.01x, mosaic closed for the last epochs), si
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+
+from trainables.params import TrialParams
 
 
 @dataclass(frozen=True)
 class Schedule:
+    """The trial's schedule; its values (and their defaults) are the trial parameters'."""
+
     epochs: int
-    lr: float = 2e-4
-    weight_decay: float = 0.05
-    batch_size: int = 16              # per worker
-    warmup_epochs: float = 3.0
-    warmup_min_iters: int = 1000      # official: warm up for max(3 epochs, 1000 iterations)
-    lr_schedule: str = "linear"      # or "cosine"
+    lr: float
+    weight_decay: float
+    batch_size: int                   # per worker
+    warmup_epochs: float
+    warmup_min_iters: int             # official: warm up for max(3 epochs, 1000 iterations)
+    lr_schedule: str                  # "linear" or "cosine"
+    close_mosaic_epochs: int
     lr_final_factor: float = 0.01
-    close_mosaic_epochs: int = 10
     val_interval: int = 1
+
+    @classmethod
+    def of(cls, params: TrialParams) -> Schedule:
+        return cls(**{f.name: getattr(params, f.name) for f in fields(cls) if hasattr(params, f.name)})
 
 
 def use_mixed_precision(optim_wrapper: dict, dtype: str = "float16") -> None:

@@ -126,10 +126,7 @@ def build_trial_config(params: TrialParams, data: DatasetFiles, work_dir: str | 
     text_free = params.strategy in ("prompt", "reparameterized")
     data_cfg = trial_data_config(params, data, num_data_workers=num_data_workers, text_free=text_free,
                                  num_classes=len(class_texts))
-    schedule = Schedule(epochs=params.epochs, lr=params.lr, weight_decay=params.weight_decay,
-                        batch_size=params.batch_size, warmup_epochs=params.warmup_epochs,
-                        warmup_min_iters=params.warmup_min_iters, lr_schedule=params.lr_schedule,
-                        close_mosaic_epochs=params.close_mosaic_epochs)
+    schedule = Schedule.of(params)
     cfg = training_recipe(
         schedule, optimizer_constructor="YOLOWv5OptimizerConstructor",
         paramwise_cfg=dict(custom_keys={"backbone.text_model": dict(lr_mult=TEXT_MODEL_LR_MULT),
