@@ -7,8 +7,8 @@ import ast
 import subprocess
 import sys
 from pathlib import Path
+from tests.project import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("search", "trainables")
 PLAIN_TRAINABLES = {"trainables", "trainables.api", "trainables.contract", "trainables.params",
                     "trainables.dataset_files", "trainables.speed_protocol", "trainables.speed_constraints",

@@ -15,10 +15,11 @@ from trainables.yolo_world.models import (CheckpointMismatchError, SimpleYOLOWor
                                           build_model, export_text_embeddings,
                                           finetune_config, load_checkpoint, model_config,
                                           prompt_tuning_config, reparameterize_detector)
+from tests.project import OFFICIAL_FIXTURES
 
 CLASSES = ["scratch", "dent", "rust"]
 SIZE = 64
-FIXTURES = Path(__file__).parent / "fixtures" / "yolo_world_official"  # copied from the official code's output
+FIXTURES = OFFICIAL_FIXTURES
 
 
 def tiny_config(clip: Path, **kwargs: Any) -> dict[str, Any]:

@@ -28,12 +28,13 @@ import optuna
 import pytest
 from mlflow.tracking import MlflowClient
 
-from search.tracking.store import EXPERIMENT_PREFIX
+from search.tracking.experiment import experiment_name
 from search.tracking.experiment import PARENT_TAG, SEARCH_TAG, STATUS_TAG, TRIAL_TAG
 from search.space.schema import default_tracking_uri
 from trainables.contract import HISTORY_FILE
-from test_search_run import ROOT, write_space
+
 from test_security import listening_hosts
+from tests.project import ROOT, write_space
 
 SECRETS = {"HF_TOKEN": "hf_canary_9f3a1c77e2", "AWS_SECRET_ACCESS_KEY": "awscanary/Q8r7T6y5U4",
            "MLFLOW_TRACKING_TOKEN": "mlflowcanary-4b5c6d7e"}
@@ -96,7 +97,7 @@ def _wait(condition, timeout_s: float, what: str, process: subprocess.Popen) -> 
 
 def _epochs_logged(server: MlflowServer, space: str = "outage") -> int:
     client = MlflowClient(server.url)
-    experiment = client.get_experiment_by_name(EXPERIMENT_PREFIX + space)
+    experiment = client.get_experiment_by_name(experiment_name(space))
     if experiment is None:
         return 0
     runs = client.search_runs([experiment.experiment_id])
@@ -171,7 +172,7 @@ def test_the_search_survives_an_mlflow_outage_and_logs_everything_once_it_is_bac
     assert "is unreachable" in outage.stderr and "is back after" in outage.stderr
     assert "MLflow gap" not in outage.stdout, "nothing left unlogged: the server came back in time"
     client = MlflowClient(outage.server.url)
-    experiment = client.get_experiment_by_name(EXPERIMENT_PREFIX + "outage")
+    experiment = client.get_experiment_by_name(experiment_name("outage"))
     runs = client.search_runs([experiment.experiment_id])
     (parent,) = [r for r in runs if SEARCH_TAG in r.data.tags]
     children = [r for r in runs if TRIAL_TAG in r.data.tags]
@@ -283,7 +284,7 @@ def test_a_driver_killed_while_mlflow_is_down_loses_nothing_once_resumed(
         server.start()
     try:
         client = MlflowClient(server.url)
-        experiment = client.get_experiment_by_name(EXPERIMENT_PREFIX + "killed-in-outage")
+        experiment = client.get_experiment_by_name(experiment_name("killed-in-outage"))
         before = [r for r in client.search_runs([experiment.experiment_id]) if TRIAL_TAG in r.data.tags]
         assert [len(client.get_metric_history(r.info.run_id, "map")) for r in before] == [1], \
             "MLflow went away after the first epoch: the rest was only queued when the driver died"

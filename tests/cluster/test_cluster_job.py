@@ -27,11 +27,11 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from search.study.plan import DRIVER_RESOURCE
-from search.tracking.store import EXPERIMENT_PREFIX
+from search.tracking.experiment import experiment_name
 from search.tracking.experiment import PARENT_TAG, SEARCH_TAG, STATUS_TAG
 from tests.browser import CHROMIUM, Browser, free_port, start_process, stop_process, wait_for
+from tests.project import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
@@ -131,7 +131,7 @@ def test_submitted_search_succeeds_and_logs_to_the_mlflow_server(submitted, mlfl
     assert metrics.endswith("prometheus.yml"), metrics
 
     client = MlflowClient(mlflow_server)
-    experiment = client.get_experiment_by_name(EXPERIMENT_PREFIX + "lightweight")
+    experiment = client.get_experiment_by_name(experiment_name("lightweight"))
     runs = client.search_runs([experiment.experiment_id])
     (parent,) = [r for r in runs if SEARCH_TAG in r.data.tags]
     (child,) = [r for r in runs if r.data.tags.get(PARENT_TAG) == parent.info.run_id]

@@ -1,7 +1,7 @@
 """Security defaults: secrets are masked in what worldtune logs and prints, a password in the MLflow
 URI moves to MLflow's credential variables, and the MLflow UI command worldtune prints serves on
 127.0.0.1 only. (The dashboard of a running search, and secrets across a whole search's output,
-logs and stores: tests/test_faults_mlflow.py.)"""
+logs and stores: tests/search/tracking/test_faults_mlflow.py.)"""
 from __future__ import annotations
 
 import ipaddress

@@ -12,11 +12,12 @@ from pathlib import Path
 import optuna
 import pytest
 from mlflow.tracking import MlflowClient
-from test_search_run import ROOT, write_space
 
-from search.tracking.store import EXPERIMENT_PREFIX
+
+from search.tracking.experiment import experiment_name
 from search.tracking.experiment import INFEASIBLE_TAG, PARENT_TAG, STATUS_TAG
 from search.space.schema import default_tracking_uri
+from tests.project import ROOT, write_space
 
 MAX_PARAMS_M = 8.0
 """Between the tiny model (about 3 M parameters deployed) and S (about 12 M)."""
@@ -38,7 +39,7 @@ def test_an_infeasible_trial_is_never_trained_and_optuna_knows_why(small_demo_ro
 
     root = tmp_path / "runs"
     client = MlflowClient(default_tracking_uri(root))
-    experiment = client.get_experiment_by_name(EXPERIMENT_PREFIX + "limits")
+    experiment = client.get_experiment_by_name(experiment_name("limits"))
     children = [r for r in client.search_runs([experiment.experiment_id]) if PARENT_TAG in r.data.tags]
     by_size: dict[str, list] = {}
     for child in children:

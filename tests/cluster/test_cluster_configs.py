@@ -22,8 +22,8 @@ from ray.autoscaler._private.util import prepare_config, validate_config
 
 from search.study.plan import DRIVER_RESOURCE
 from search.space.loading import load_space
+from tests.project import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 CLUSTER = ROOT / "cluster"
 LAUNCHER = sorted(CLUSTER.glob("*.yaml"))
 KUBERAY = sorted((CLUSTER / "kuberay").glob("*.yaml"))

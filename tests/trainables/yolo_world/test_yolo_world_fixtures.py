@@ -20,8 +20,9 @@ from torch import Tensor
 from trainables.yolo_world.models import (build_model, load_checkpoint, model_config,
                                           prompt_tuning_config, reparameterize_state_dict,
                                           reparameterized_config)
+from tests.project import OFFICIAL_FIXTURES
 
-FIXTURES = Path(__file__).parent / "fixtures" / "yolo_world_official"  # copied from the official code's output
+FIXTURES = OFFICIAL_FIXTURES
 CONFIGS: dict[str, Any] = json.loads((FIXTURES / "model_configs.json").read_text())
 MANIFEST: dict[str, dict[str, list[int]]] = json.loads(
     (FIXTURES / "state_dict_shapes.json").read_text())

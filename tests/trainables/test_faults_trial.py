@@ -16,9 +16,10 @@ from ray import tune  # noqa: E402
 
 from trainables.configs.yolo_world import build_trial_config  # noqa: E402
 from trainables.dataset_files import DatasetFiles  # noqa: E402
-from trainables.driver import TrialResources, make_trainable  # noqa: E402
+from trainables.api import TrialResources, make_trainable  # noqa: E402
 from trainables.params import TrialParams  # noqa: E402
-from test_search_run import FAST  # noqa: E402
+from tests.project import FAST  # noqa: E402
+
 
 
 @pytest.fixture(scope="module")

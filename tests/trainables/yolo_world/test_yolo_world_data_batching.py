@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import torch
@@ -15,8 +14,9 @@ from torch import nn
 
 from trainables.yolo_world.data import yolow_collate
 from trainables.yolo_world.optim import weight_decay_scale
+from tests.project import OFFICIAL_FIXTURES
 
-RECIPE = Path(__file__).parent / "fixtures" / "yolo_world_official" / "finetune_recipe_s.json"
+RECIPE = OFFICIAL_FIXTURES / "finetune_recipe_s.json"
 
 
 def _item(labels: list[int], texts: list[str] | None) -> dict:

@@ -6,13 +6,13 @@ import os
 import subprocess
 import sys
 from dataclasses import fields
-from pathlib import Path
 
 import pytest
 
 from trainables.architecture import (INFERENCE_FIELDS, TRAINING_ONLY_FIELDS, architecture_key, inference_signature,
                                      undeclared_fields)
 from trainables.params import TrialParams
+from tests.project import ROOT
 
 ENVIRONMENT = {"device": "some cpu", "threads": 1, "backend": "pytorch", "precision": "fp32"}
 
@@ -90,6 +90,6 @@ def test_the_key_is_stable_across_processes() -> None:
     code = ("import sys; sys.path.insert(0, '.'); from tests.test_trainables_architecture import BASE, key; "
             "print(key(BASE))")
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                           cwd=Path(__file__).parents[1], env=os.environ | {"PYTHONHASHSEED": "123"})
+                           cwd=ROOT, env=os.environ | {"PYTHONHASHSEED": "123"})
     assert other.stdout.strip() == key(BASE)
     assert len(key(BASE)) == 12

@@ -14,8 +14,9 @@ from mmyolo.utils import register_all_modules
 
 from search.datasets import DatasetFiles
 from trainables.yolo_world.data import ClassTextError, box_only_data_config
+from tests.project import OFFICIAL_FIXTURES
 
-RECIPE = Path(__file__).parent / "fixtures" / "yolo_world_official" / "finetune_recipe_s.json"
+RECIPE = OFFICIAL_FIXTURES / "finetune_recipe_s.json"
 SIZE = 160
 MAX_TEXTS = 8  # demo-defects has 6 classes: 2 padding texts per image
 

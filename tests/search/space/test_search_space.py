@@ -14,8 +14,8 @@ from search.errors import SpaceError
 from search.study.plan import Cluster, describe, make_plan
 from search.space.schema import ParamSpec
 from search.space.loading import load_space
+from tests.project import SPACES
 
-SPACES = Path(__file__).resolve().parents[1] / "spaces"
 
 
 @pytest.mark.parametrize("spec, expected", [

@@ -23,28 +23,11 @@ from optuna._hypervolume import compute_hypervolume
 from search import export, pareto
 from search.results.front import dominates
 from search.tracking.links import LOCAL_UI
-from search.tracking.store import EXPERIMENT_PREFIX
+from search.tracking.experiment import experiment_name
 from search.tracking.experiment import DATASET_TAG, PARENT_TAG, SEARCH_TAG, STATUS_TAG, TRIAL_TAG
 from search.space.schema import default_tracking_uri
 from tests.browser import CHROMIUM, Browser, free_port, start_process, stop_process, wait_for
-
-ROOT = Path(__file__).resolve().parents[1]
-FAST = dict(size="tiny", epochs=2, batch_size=8, image_size=160, close_mosaic_epochs=1, warmup_epochs=0.5,
-            warmup_min_iters=2)
-
-
-def write_space(folder: Path, name: str, clip: Path, epochs: int = 2, **budget: int) -> Path:
-    space = {"name": name, "datasets": ["demo-defects"], "model": {"text_encoder": str(clip)},
-             "parameters": {"lr": {"type": "float", "low": 1e-4, "high": 3e-3, "log": True},
-                            "use_bn_head": {"type": "bool"},
-                            "cls_loss": {"type": "choice", "values": ["bce", "focal"]}},
-             "fixed": FAST | {"epochs": epochs}, "sampler": {"type": "tpe", "seed": 0}, "scheduler": {"type": "none"},
-             "budget": budget, "resources": {"workers": 1, "cpus_per_worker": 1},
-             "storage": {"root": str(folder / "runs")}}
-    file = folder / f"{name}.yaml"
-    file.write_text(json.dumps(space))  # JSON is YAML
-    return file
-
+from tests.project import ROOT, write_space
 
 @pytest.fixture(scope="module")
 def searched(small_demo_root: Path, tiny_clip_path: Path, tmp_path_factory: pytest.TempPathFactory
@@ -61,7 +44,7 @@ def searched(small_demo_root: Path, tiny_clip_path: Path, tmp_path_factory: pyte
 
 
 def _runs(client: MlflowClient, name: str) -> tuple[object, list]:
-    experiment = client.get_experiment_by_name(EXPERIMENT_PREFIX + name)
+    experiment = client.get_experiment_by_name(experiment_name(name))
     runs = client.search_runs([experiment.experiment_id], max_results=100)
     parents = [r for r in runs if SEARCH_TAG in r.data.tags]
     assert len(parents) == 1
@@ -240,7 +223,7 @@ def _children(root: Path) -> list:
     if not list(root.glob("optuna/*.db")):
         return []
     client = MlflowClient(default_tracking_uri(root))
-    experiment = client.get_experiment_by_name(EXPERIMENT_PREFIX + "resumable")
+    experiment = client.get_experiment_by_name(experiment_name("resumable"))
     return [r for r in client.search_runs([experiment.experiment_id]) if TRIAL_TAG in r.data.tags]
 
 

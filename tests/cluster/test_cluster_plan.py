@@ -8,9 +8,9 @@ import pytest
 
 from search.study.plan import DRIVER_RESOURCE, Cluster, describe, make_plan
 from search.space.loading import load_space
-from trainables.driver import TrialResources
+from trainables.resources import TrialResources
+from tests.project import SPACES
 
-SPACES = Path(__file__).resolve().parents[1] / "spaces"
 
 
 @pytest.mark.parametrize(("now", "most", "expected"), [

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from search.errors import SpaceError
 from search.space.schema import SpaceSpec
 from search.space.loading import MAX_VALUES, load_space
+from tests.project import SPACES
 
-SPACES = Path(__file__).resolve().parents[1] / "spaces"
 SECTIONS = {f.name for f in fields(SpaceSpec)}
 PROPERTIES = settings(derandomize=True, database=None, max_examples=150, deadline=2000,
                       suppress_health_check=[HealthCheck.too_slow])

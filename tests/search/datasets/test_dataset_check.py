@@ -14,8 +14,8 @@ from PIL import Image
 from search.datasets import DatasetFiles, check_dataset, ensure_valid
 from search.datasets.check import main as check_main
 from search.errors import DatasetError
+from tests.project import ROOT
 
-REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture()
@@ -122,7 +122,7 @@ def test_cli_exits_non_zero_naming_the_problem(dataset: DatasetFiles, capsys: py
 def test_run_refuses_a_bad_space_file_before_anything_starts(tmp_path: Path) -> None:
     space = tmp_path / "space.yaml"
     space.write_text("datasets: [demo-nope]\n")
-    done = subprocess.run([sys.executable, str(REPO / "search" / "run.py"), "--space", str(space)],
+    done = subprocess.run([sys.executable, str(ROOT / "search" / "run.py"), "--space", str(space)],
                           capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert done.returncode == 2
     assert f"{space}: key 'datasets[0]'" in done.stderr and "'demo-nope' is neither a demo set" in done.stderr

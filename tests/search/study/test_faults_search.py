@@ -22,7 +22,8 @@ from search.study.plan import make_plan
 from search.space.loading import load_space
 from search.tracking.experiment import PARENT_TAG, STATUS_TAG, TRIAL_TAG
 from search.space.schema import default_tracking_uri
-from test_search_run import FAST
+from tests.project import FAST
+
 
 HEALTHY = {"lr": 2e-3, "embed_dims": 32, "neck_embed_channels": [128, 256, 512], "neck_num_heads": [4, 8, 16]}
 FAILING = {  # what is wrong -> the trial's values; each differs from HEALTHY in one way

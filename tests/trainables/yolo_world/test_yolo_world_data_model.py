@@ -15,8 +15,9 @@ from search.datasets import DatasetFiles
 from trainables.yolo_world.data import box_only_data_config
 from trainables.yolo_world.models.build import build_model
 from trainables.yolo_world.models.sizes import model_config
+from tests.project import OFFICIAL_FIXTURES
 
-RECIPE = Path(__file__).parent / "fixtures" / "yolo_world_official" / "finetune_recipe_s.json"
+RECIPE = OFFICIAL_FIXTURES / "finetune_recipe_s.json"
 SIZE, MAX_TEXTS = 160, 8
 
 

@@ -1,0 +1,25 @@
+"""What many test modules share: the repository's folders and a small, fast search space."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SPACES = ROOT / "spaces"
+OFFICIAL_FIXTURES = ROOT / "tests" / "fixtures" / "yolo_world_official"   # copied from the official code's output
+
+FAST = dict(size="tiny", epochs=2, batch_size=8, image_size=160, close_mosaic_epochs=1, warmup_epochs=0.5,
+            warmup_min_iters=2)
+
+
+def write_space(folder: Path, name: str, clip: Path, epochs: int = 2, **budget: int) -> Path:
+    space = {"name": name, "datasets": ["demo-defects"], "model": {"text_encoder": str(clip)},
+             "parameters": {"lr": {"type": "float", "low": 1e-4, "high": 3e-3, "log": True},
+                            "use_bn_head": {"type": "bool"},
+                            "cls_loss": {"type": "choice", "values": ["bce", "focal"]}},
+             "fixed": FAST | {"epochs": epochs}, "sampler": {"type": "tpe", "seed": 0}, "scheduler": {"type": "none"},
+             "budget": budget, "resources": {"workers": 1, "cpus_per_worker": 1},
+             "storage": {"root": str(folder / "runs")}}
+    file = folder / f"{name}.yaml"
+    file.write_text(json.dumps(space))  # JSON is YAML
+    return file
