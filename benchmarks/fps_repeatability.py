@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
-import os
 import statistics
 import sys
 import tempfile
@@ -31,8 +30,11 @@ from pathlib import Path
 
 import torch
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+from search.environment import configure  # noqa: E402
+
+configure()  # a script: the entry points' process settings, before Hugging Face is imported
 
 from benchmarks.machine import write_report  # noqa: E402
 from search.datasets.demo_text_encoder import write_clip_text_model  # noqa: E402

@@ -36,6 +36,7 @@ import optuna  # noqa: E402
 
 from benchmarks.machine import RESULTS, write_report  # noqa: E402
 from search.results.front import Outcome, hypervolume, pareto_front  # noqa: E402
+from trainables.contract import TrialEnd  # noqa: E402
 
 CHECKPOINTS = (10, 20, 40)
 SCHEDULER_GRACE, SCHEDULER_ETA = 2, 2   # the lightweight space's
@@ -90,8 +91,8 @@ class Table:
 
 def _outcome(trial_id: str, trial: TableTrial, *, finished: bool, epochs: int | None = None) -> Outcome:
     epochs = trial.epochs if epochs is None else epochs
-    return Outcome(trial_id, "finished" if finished else "stopped_early", trial.curve[epochs - 1], trial.speed,
-                   epochs=epochs)
+    status = TrialEnd.FINISHED if finished else TrialEnd.STOPPED_EARLY
+    return Outcome(trial_id, status, trial.curve[epochs - 1], trial.speed, epochs=epochs)
 
 
 def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:

@@ -36,6 +36,7 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])
 from benchmarks.machine import write_report  # noqa: E402
 from search.datasets import generate_demo_dataset  # noqa: E402
 from search.datasets.demo_text_encoder import ensure_demo_text_encoder  # noqa: E402
+from search.environment import configure  # noqa: E402
 from search.results.front import Outcome, hypervolume, pareto_front  # noqa: E402
 
 PARAMETERS = {
@@ -125,6 +126,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, nargs=2, default=[192, 32], metavar=("TRAIN", "VAL"))
     parser.add_argument("--work-dir", type=Path, default=Path("outputs/benchmarks/search_efficiency"))
     args = parser.parse_args()
+    configure()  # the entry points' process settings (search/environment.py), before Ray starts
     work = args.work_dir.absolute()
     data = work / "data" / args.dataset
     if not data.is_dir():

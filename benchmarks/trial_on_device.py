@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+from search.environment import configure  # noqa: E402
+from trainables import contract  # noqa: E402
+
+configure()  # a script: the entry points' process settings, before Hugging Face is imported
 
 from benchmarks.machine import write_report  # noqa: E402
 from search.datasets import default_data_root, ensure_demo_dataset  # noqa: E402
@@ -70,7 +73,7 @@ def main() -> None:
         raise SystemExit(f"the trial failed: {result.error}")
     history = result.metrics_dataframe
     final = result.metrics
-    epoch_s = history["wall_s"].diff().fillna(history["wall_s"]).tolist()
+    epoch_s = history[contract.WALL_S].diff().fillna(history[contract.WALL_S]).tolist()
     train_images = len(json.loads(data.train.annotation_file.read_text())["images"])
     rows = [("epochs", len(history)), ("mAP 50:95 per epoch", ", ".join(f"{m:.3f}" for m in history["map"])),
             ("wall s per epoch (train + val)", ", ".join(f"{s:.1f}" for s in epoch_s)),

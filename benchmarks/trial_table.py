@@ -24,6 +24,8 @@ from pathlib import Path
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from benchmarks.machine import describe_machine  # noqa: E402
+from search.environment import configure  # noqa: E402
+from trainables import contract  # noqa: E402
 
 DESIGN = {
     "use_depthwise": [False, True],
@@ -37,7 +39,7 @@ trials; add a factor here and rerun to extend the table, the rows already measur
 DATASETS = ("demo-defects", "demo-ct")
 FIXED = {"size": "tiny", "image_size": 160, "epochs": 5, "batch_size": 8, "close_mosaic_epochs": 1,
          "warmup_epochs": 0.5, "warmup_min_iters": 2, "neck_num_heads": [4, 8, 16], "seed": 0}
-CURVE_KEYS = ("epoch", "map", "map_50", "train_loss", "wall_s")
+CURVE_KEYS = (contract.EPOCH, "map", "map_50", contract.TRAIN_LOSS, contract.WALL_S)
 LANE_KEYS = ("fps", "latency_ms", "fps_spread", "params_m", "gflops", "arch_key", "speed_protocol")
 
 
@@ -64,8 +66,9 @@ def _row(dataset: str, values: dict, result) -> dict:
         {key: (None if key not in row or row[key] != row[key] else float(row[key])) for key in CURVE_KEYS}
         for row in history.to_dict("records") if "map" in row]
     last = result.metrics or {}
-    return {"dataset": dataset, "params": values, "status": "error" if result.error else last.get("status", "ok"),
-            "finished_budget": bool(last.get("finished_budget")), "curve": curve,
+    return {"dataset": dataset, "params": values,
+            "status": "error" if result.error else last.get(contract.STATUS, "ok"),
+            "finished_budget": bool(last.get(contract.FINISHED_BUDGET)), "curve": curve,
             **{key: last.get(key) for key in LANE_KEYS}}
 
 
@@ -98,6 +101,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "data" / "trial_table.json")
     parser.add_argument("--work-dir", type=Path, default=Path("outputs/benchmarks/trial_table"))
     args = parser.parse_args()
+    configure()  # the entry points' process settings (search/environment.py), before Ray starts
     work = args.work_dir.absolute()
     work.mkdir(parents=True, exist_ok=True)
     partial = args.out.with_suffix(".partial.jsonl")

@@ -1,9 +1,11 @@
-"""Test helpers for real processes and a real browser: free ports, waiting on a condition,
-process groups started and killed whole, and headless Chromium driven over DevTools."""
+"""Test helpers for real processes and a real browser: free ports and who listens on them,
+waiting on a condition, process groups started and killed whole, and headless Chromium driven
+over DevTools."""
 from __future__ import annotations
 
 import asyncio
 import base64
+import ipaddress
 import json
 import os
 import signal
@@ -114,3 +116,18 @@ class Browser:
     def screenshot(self, path: Path) -> Path:
         path.write_bytes(base64.b64decode(self.call("Page.captureScreenshot", format="png")["data"]))
         return path
+
+
+def listening_hosts(port: int, states: tuple[str, ...] = ("0A",)) -> set[str]:
+    """The local addresses a TCP port listens on, from Linux's /proc/net/tcp{,6} (state 0A;
+    add 07 for a socket bound but not yet listening)."""
+    hosts = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.split(":")
+            if state in states and int(hex_port, 16) == port:
+                raw = bytes.fromhex(address)
+                words = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))  # little-endian words
+                hosts.add(str(ipaddress.ip_address(words)))
+    return hosts

@@ -4,7 +4,6 @@ URI moves to MLflow's credential variables, and the MLflow UI command worldtune 
 logs and stores: tests/search/tracking/test_faults_mlflow.py.)"""
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
 import shlex
@@ -21,21 +20,7 @@ from search.study.plan import Cluster, make_plan
 from search.redact import MASK, credentials_to_environment, redact
 from search.space.loading import load_space
 from search.results.closing import format_closing
-
-def listening_hosts(port: int, states: tuple[str, ...] = ("0A",)) -> set[str]:
-    """The local addresses a TCP port listens on, from Linux's /proc/net/tcp{,6} (state 0A;
-    add 07 for a socket bound but not yet listening)."""
-    hosts = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
-            local, state = line.split()[1], line.split()[3]
-            address, hex_port = local.split(":")
-            if state in states and int(hex_port, 16) == port:
-                raw = bytes.fromhex(address)
-                words = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))  # little-endian words
-                hosts.add(str(ipaddress.ip_address(words)))
-    return hosts
-
+from tests.browser import listening_hosts
 
 ENV = {"HF_TOKEN": "hf_abcdef123456", "DB_PASSWORD": "hunter2hunter2", "MY_API_KEY": "k-998877",
        "PATH_LIKE": "not-a-secret-value", "SHORT_TOKEN": "1"}

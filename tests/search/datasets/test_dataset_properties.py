@@ -21,7 +21,7 @@ from pycocotools.coco import COCO
 from search.datasets import DatasetFiles, check_dataset
 from search.datasets.check import main as check_main
 from search.errors import DatasetError
-from test_space_properties import PROPERTIES, mutate, values
+from tests.fuzz import PROPERTIES, mutate, values
 
 CHECKS = settings(PROPERTIES, max_examples=60)  # each example checks 32 images, twice (API and CLI)
 

@@ -10,21 +10,16 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from search.errors import SpaceError
 from search.space.schema import SpaceSpec
 from search.space.loading import MAX_VALUES, load_space
+from tests.fuzz import PROPERTIES, mutate, values
 from tests.project import SPACES
 
 SECTIONS = {f.name for f in fields(SpaceSpec)}
-PROPERTIES = settings(derandomize=True, database=None, max_examples=150, deadline=2000,
-                      suppress_health_check=[HealthCheck.too_slow])
-
-scalars = st.none() | st.booleans() | st.integers(-10 ** 12, 10 ** 12) | st.floats() | st.text(max_size=12)
-values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
-                      | st.dictionaries(st.text(max_size=10), inner, max_size=4), max_leaves=12)
 words = st.sampled_from(sorted(SECTIONS) + ["type", "low", "high", "values", "when", "trials", "lr", "size",
                                              "epochs", "root", "train", "name", "seed", "bogus"])
 
@@ -38,19 +33,6 @@ def _load(tmp_path: Path, text: str) -> tuple[object, float]:
     except SpaceError as error:
         assert str(file.absolute()) in str(error) or str(file) in str(error), str(error)
         return error, time.monotonic() - started
-
-
-def mutate(data: Any, path: list[Any], new: Any, delete: bool) -> Any:
-    """`data` with the value at `path` (as far as it leads) replaced by `new` or deleted."""
-    if not path or not isinstance(data, dict | list) or not data:
-        return new
-    key = path[0] % len(data) if isinstance(data, list) else sorted(data, key=str)[path[0] % len(data)]
-    copy = list(data) if isinstance(data, list) else dict(data)
-    if delete and len(path) == 1:
-        del copy[key]
-    else:
-        copy[key] = mutate(data[key], path[1:], new, delete)
-    return copy
 
 
 @pytest.fixture(scope="module")

@@ -33,7 +33,7 @@ from search.tracking.experiment import PARENT_TAG, SEARCH_TAG, STATUS_TAG, TRIAL
 from search.space.schema import default_tracking_uri
 from trainables.contract import HISTORY_FILE
 
-from test_security import listening_hosts
+from tests.browser import listening_hosts
 from tests.project import ROOT, write_space
 
 SECRETS = {"HF_TOKEN": "hf_canary_9f3a1c77e2", "AWS_SECRET_ACCESS_KEY": "awscanary/Q8r7T6y5U4",

@@ -16,6 +16,7 @@ from trainables.yolo_world.models import (CheckpointMismatchError, SimpleYOLOWor
                                           finetune_config, load_checkpoint, model_config,
                                           prompt_tuning_config, reparameterize_detector)
 from tests.project import OFFICIAL_FIXTURES
+from tests.detections import assert_same_detections
 
 CLASSES = ["scratch", "dent", "rust"]
 SIZE = 64
@@ -111,17 +112,6 @@ def test_prompt_embeddings_start_from_the_file(tiny_clip_path: Path, tmp_path: P
     model = build_model(prompt_tuning_config(base, embedding_path=str(tmp_path / "e.npy")))
     torch.testing.assert_close(model.embeddings.detach(), torch.from_numpy(embeddings))
     torch.testing.assert_close(model.prompt_features(), clip_model.encode(CLASSES))
-
-
-def assert_same_detections(plain: list[DetDataSample], rep: list[DetDataSample]) -> None:
-    """Same boxes, scores and labels; matched per detection, since float noise may swap
-    the order of near-equal scores."""
-    for a, b in zip(plain, rep):
-        a, b = a.pred_instances, b.pred_instances
-        assert len(a) == len(b) > 0
-        for box, score, label in zip(a.bboxes, a.scores, a.labels):
-            same = (b.labels == label) & ((b.bboxes - box).abs().amax(dim=1) < 1e-3)
-            assert torch.isclose(b.scores[same], score, rtol=1e-4, atol=1e-6).any(), (box, label)
 
 
 @pytest.mark.parametrize("variant", ["plain", "projected_embed_dims", "prompt_adapter"])

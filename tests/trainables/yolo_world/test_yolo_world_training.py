@@ -19,7 +19,7 @@ from trainables.dataset_files import DatasetFiles
 from trainables.yolo_world.data import box_only_data_config
 from trainables.yolo_world.models import build_model, model_config, reparameterize_detector
 
-from test_yolo_world_strategies import assert_same_detections
+from tests.detections import assert_same_detections
 
 SIZE = 128
 
