@@ -28,10 +28,10 @@ from pathlib import Path
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from benchmarks.machine import write_report  # noqa: E402
-from search.environment import configure  # noqa: E402
-from trainables import contract  # noqa: E402
 from search.datasets import default_data_root, ensure_demo_dataset  # noqa: E402
 from search.datasets.demo_text_encoder import ensure_demo_text_encoder  # noqa: E402
+from search.environment import configure  # noqa: E402
+from trainables import contract  # noqa: E402
 from trainables.configs.yolo_world import build_trial_config  # noqa: E402
 from trainables.params import TrialParams  # noqa: E402
 

@@ -84,8 +84,8 @@ def run_search(space_file: Path, cluster: object, sampler: str, scheduler: str, 
     (Tune's trial ids are not sequential)."""
     from mlflow.tracking import MlflowClient
 
-    from search.study.plan import make_plan
     from search.space.loading import load_space
+    from search.study.plan import make_plan
     from search.study.runner import run_study
 
     space = load_space(space_file, {"sampler.type": sampler, "sampler.seed": seed, "scheduler.type": scheduler,

@@ -27,8 +27,8 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])
 from benchmarks.machine import write_report  # noqa: E402
 from search.datasets import default_data_root, ensure_demo_dataset  # noqa: E402
 from search.datasets.demo_text_encoder import ensure_demo_text_encoder  # noqa: E402
-from trainables.configs.yolo_world import build_trial_config, trial_data_config  # noqa: E402
 from trainables.configs.recipe import use_mixed_precision  # noqa: E402
+from trainables.configs.yolo_world import build_trial_config, trial_data_config  # noqa: E402
 from trainables.configs.yolov8 import yolov8_model_config  # noqa: E402
 from trainables.params import TrialParams  # noqa: E402
 

@@ -107,10 +107,10 @@ def main() -> None:
     partial = args.out.with_suffix(".partial.jsonl")
     args.out.parent.mkdir(parents=True, exist_ok=True)
 
-    from search.study.cluster import connect
     from search.datasets import ensure_demo_dataset
-    from search.study.plan import dataset_files, make_plan
     from search.space.loading import load_space
+    from search.study.cluster import connect
+    from search.study.plan import dataset_files, make_plan
 
     for name in DATASETS:   # the demo sets as the README's command generates them
         ensure_demo_dataset(name, dataset_files(name).root.parent)

@@ -7,6 +7,7 @@ import ast
 import subprocess
 import sys
 from pathlib import Path
+
 from tests.project import ROOT
 
 PACKAGES = ("search", "trainables")
@@ -128,13 +129,27 @@ def test_no_module_changes_the_process_environment_when_imported() -> None:
     assert _changes_process_state(ast.parse('os.environ.setdefault("A", "1")').body[0])
 
 
+def _loaded(*arguments: str) -> set[str]:
+    """The modules a Python process with these arguments imports (`-X importtime`)."""
+    run = subprocess.run([sys.executable, "-X", "importtime", *arguments], capture_output=True, text=True, cwd=ROOT,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    return {line.rsplit("|", 1)[-1].strip() for line in run.stderr.splitlines() if line.startswith("import time:")}
+
+
+def _training_stack(modules: set[str]) -> list[str]:
+    return sorted(m for m in modules if m.split(".")[0] in ("torch", "mmyolo", "mmdet", "mmengine", "transformers")
+                  or m == "ray.train" or m.startswith("ray.train."))
+
+
 def test_reading_results_starts_without_torch_ray_train_or_mmyolo() -> None:
     """`search/pareto.py --help`, as a user starts it, loads none of the training stack."""
-    run = subprocess.run([sys.executable, "-X", "importtime", str(ROOT / "search" / "pareto.py"), "--help"],
-                         capture_output=True, text=True, cwd=ROOT, timeout=120)
-    assert run.returncode == 0, run.stderr[-2000:]
-    loaded = {line.rsplit("|", 1)[-1].strip() for line in run.stderr.splitlines() if line.startswith("import time:")}
-    heavy = sorted(m for m in loaded if m.split(".")[0] in ("torch", "mmyolo", "mmdet", "mmengine", "transformers")
-                   or m == "ray.train" or m.startswith("ray.train."))
+    loaded = _loaded(str(ROOT / "search" / "pareto.py"), "--help")
     assert "search.results.across_searches" in loaded
-    assert heavy == []
+    assert _training_stack(loaded) == []
+
+
+def test_the_closing_summary_imports_none_of_the_training_stack() -> None:
+    loaded = _loaded("-c", "import search.results.closing")
+    assert "search.study.plan" in loaded
+    assert _training_stack(loaded) == []

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from tests.project import ROOT
 
+from tests.project import ROOT
 
 
 def test_ruff_finds_nothing() -> None:

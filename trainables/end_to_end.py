@@ -21,8 +21,8 @@ import torch
 from mmengine.config import ConfigDict
 from torch import nn
 
-from trainables.speed import calls_per_round, cpu_threads, deployment_copy, dummy_batch, timed_call
 from trainables.reference import reference_detector
+from trainables.speed import calls_per_round, cpu_threads, deployment_copy, dummy_batch, timed_call
 from trainables.speed_protocol import SpeedProtocol
 
 DEPLOYMENT_TEST_CFG: dict[str, Any] = dict(multi_label=True, nms_pre=1000, score_thr=0.05,

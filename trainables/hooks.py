@@ -24,7 +24,6 @@ from trainables.speed_lane import LaneRequest, lane_speed
 from trainables.yolo_world.models.checkpoints import load_checkpoint
 
 
-
 class NonFiniteLossError(RuntimeError):
     """The training loss became NaN or infinite: the trial has diverged."""
 

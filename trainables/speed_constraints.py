@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+
 @dataclass(frozen=True, kw_only=True)
 class SpeedConstraints:
     """Limits on lane figures; None: no limit. A trial meets them all or it is not trained."""

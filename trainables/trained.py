@@ -12,8 +12,8 @@ from typing import Any
 
 from torch import nn
 
-from trainables.dataset_files import DatasetFiles
 from trainables.contract import CHECKPOINT_FILE
+from trainables.dataset_files import DatasetFiles
 from trainables.params import TrialParams
 from trainables.yolo_world.data.class_texts import load_class_texts
 

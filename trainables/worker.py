@@ -8,8 +8,8 @@ ranks drift apart). A restarted worker group resumes from the latest reported ch
 from __future__ import annotations
 
 import copy
-from contextlib import nullcontext
 import shutil
+from contextlib import nullcontext
 from pathlib import Path
 
 import ray.train
@@ -17,9 +17,9 @@ import ray.train.torch
 import torch
 from mmengine.config import Config
 
+from trainables import contract
 from trainables.checkpoint_io import own_checkpoints_loadable
 from trainables.configs.recipe import use_mixed_precision
-from trainables import contract
 from trainables.contract import CHECKPOINT_FILE
 from trainables.hooks import NonFiniteLossError
 

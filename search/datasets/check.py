@@ -18,8 +18,8 @@ from typing import Any
 
 from PIL import Image
 
-from trainables.dataset_files import DatasetFiles, Split
 from search.errors import DatasetError, format_problems
+from trainables.dataset_files import DatasetFiles, Split
 
 BOX_TOLERANCE_PX = 1.0
 """How far a box may reach past the image edge (rounding in exported labels) before it is wrong."""

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 
 from search.results.histories import TrialHistory
-from search.space.schema import ObjectivesSpec
 from search.results.tables import markdown_table
+from search.space.schema import ObjectivesSpec
 from trainables.params import TrialParams
 
 Cell = Callable[[TrialHistory], str]

@@ -17,15 +17,15 @@ from mlflow.entities import Metric
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from search.redact import credentials_to_environment
+from search.results.across_datasets import comparison
 from search.results.advisor import Advice, advise, format_advice
 from search.results.histories import TrialHistory, load_histories
 from search.results.impact import format_impact, impact_matrix
-from search.tracking.outbox import MLFLOW_WAIT_S, outbox_for
-from search.study.plan import SearchPlan
-from search.redact import credentials_to_environment
-from search.results.across_datasets import comparison
 from search.results.study_report import StudyReport
+from search.study.plan import SearchPlan
 from search.tracking.experiment import DATASET_TAG, SEARCH_TAG, experiment_id, find_run
+from search.tracking.outbox import MLFLOW_WAIT_S, outbox_for
 
 ARTIFACT_DIR = "analysis"
 

@@ -26,10 +26,10 @@ from dataclasses import dataclass
 import optuna
 from optuna.importance import FanovaImportanceEvaluator, get_param_importances
 
-from search.space.distributions import to_choice_value, to_distribution
 from search.results.front import Outcome
-from search.space.schema import ObjectivesSpec, ParamSpec
 from search.results.tables import markdown_table
+from search.space.distributions import to_choice_value, to_distribution
+from search.space.schema import ObjectivesSpec, ParamSpec
 from trainables.architecture import is_inference_relevant
 
 NOT_ARCHITECTURAL = "no effect on speed: not part of the architecture"

@@ -14,8 +14,8 @@ from typing import Any
 
 import yaml
 
-from search.space.distributions import from_choice_value, to_choice_value
 from search.errors import SpaceError
+from search.space.distributions import from_choice_value, to_choice_value
 from search.space.schema import ParamSpec, SpaceSpec, load_section
 from trainables.params import InvalidTrialParams, TrialParams
 from trainables.values import did_you_mean

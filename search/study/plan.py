@@ -16,11 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from search.datasets import DEMO_DATASETS, DatasetFiles, default_data_root
-from search.datasets.demo_text_encoder import ensure_demo_text_encoder
-from search.space.distributions import SearchSpace
 from search.errors import SpaceError
-from search.space.schema import MLFLOW_ARTIFACTS, DatasetSpec, ParamSpec, default_tracking_uri
+from search.space.distributions import SearchSpace
 from search.space.loading import Space
+from search.space.schema import MLFLOW_ARTIFACTS, DatasetSpec, ParamSpec, default_tracking_uri
 from search.tracking.experiment import experiment_name
 from trainables.api import CLIP_BASE, TextEncoderNotFound, TrialResources, text_width
 from trainables.dataset_files import Split
@@ -141,6 +140,8 @@ def resolve_text_encoder(value: str, file: Path, key: str) -> str:
         except TextEncoderNotFound as error:
             if value != "auto":
                 raise SpaceError(file, key, str(error)) from None
+    from search.datasets.demo_text_encoder import ensure_demo_text_encoder  # transformers, only when needed
+
     return str(ensure_demo_text_encoder(default_data_root()))
 
 

@@ -15,19 +15,18 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from ray import tune
 
-from search.study.end_to_end import with_end_to_end
 from search.errors import WorldtuneError
+from search.redact import credentials_to_environment, redact
 from search.results.front import Outcome
-from search.tracking.outbox import MLFLOW_WAIT_S, outbox_for
+from search.results.study_report import StudyReport
+from search.study.end_to_end import with_end_to_end
 from search.study.plan import SearchPlan, StudyPlan
 from search.study.progress import EpochProgress
-from search.tracking.publish import publish_study, write_files
-from search.redact import credentials_to_environment, redact
-from search.results.study_report import StudyReport
-from search.tracking.experiment import child_runs, experiment_id, open_parent_run
-from search.tracking.trial_runs import TrialRuns
 from search.study.tuner import make_tuner, restore_tuner
-
+from search.tracking.experiment import child_runs, experiment_id, open_parent_run
+from search.tracking.outbox import MLFLOW_WAIT_S, outbox_for
+from search.tracking.publish import publish_study, write_files
+from search.tracking.trial_runs import TrialRuns
 
 
 def _parent_params(plan: SearchPlan, study: StudyPlan) -> dict[str, object]:

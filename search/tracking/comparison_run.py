@@ -17,11 +17,11 @@ from mlflow.entities import Param, RunStatus
 from mlflow.tracking import MlflowClient
 
 from search.results.front_html import fronts_html
-from search.tracking.links import run_page
 from search.results.plots import FrontSeries, plot_fronts
-from search.tracking.store import StoredStudy
 from search.results.tables import markdown_table, write_csv
 from search.tracking.experiment import experiment_id
+from search.tracking.links import run_page
+from search.tracking.store import StoredStudy
 
 COMPARISON_EXPERIMENT = "worldtune-comparisons"
 ARTIFACT_DIR = "comparison"

@@ -16,11 +16,11 @@ from mlflow.tracking import MlflowClient
 
 from search.results.front import REFERENCE_POINT
 from search.results.front_html import fronts_html
-from search.tracking.links import FRONT_PLOT
 from search.results.plots import FrontSeries, plot_front
-from search.space.schema import ObjectivesSpec
 from search.results.study_report import StudyReport, rows
 from search.results.tables import write_csv
+from search.space.schema import ObjectivesSpec
+from search.tracking.links import FRONT_PLOT
 
 ARTIFACT_DIR, FRONT_FILE = FRONT_PLOT.split("/")
 TRIALS_FILE = "trials.json"

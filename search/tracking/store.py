@@ -17,10 +17,11 @@ from mlflow.tracking import MlflowClient
 
 from search.errors import WorldtuneError
 from search.results.front import Outcome
-from search.tracking.publish import ARTIFACT_DIR, TRIALS_FILE
-from search.space.schema import MLFLOW_ARTIFACTS, ObjectivesSpec, StorageSpec, default_tracking_uri, sqlite_file
 from search.results.study_report import StudyReport
+from search.space.schema import MLFLOW_ARTIFACTS, ObjectivesSpec, StorageSpec, default_tracking_uri, sqlite_file
 from search.tracking.experiment import DATASET_TAG, EXPERIMENT_PREFIX, SEARCH_TAG
+from search.tracking.publish import ARTIFACT_DIR, TRIALS_FILE
+
 
 @dataclass(frozen=True)
 class StoredStudy:

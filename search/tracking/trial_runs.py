@@ -22,11 +22,9 @@ from ray import tune
 
 from search.redact import redact
 from search.results.front import Outcome
-from search.tracking.experiment import (INFEASIBLE_TAG, PARENT_TAG, STATUS_TAG, TRIAL_TAG, find_run,
-                                        param_value)
+from search.tracking.experiment import INFEASIBLE_TAG, PARENT_TAG, STATUS_TAG, TRIAL_TAG, find_run, param_value
 from search.tracking.outbox import Outbox, outbox_for
 from trainables import contract
-
 
 EPOCH_METRIC = contract.EPOCH
 """Logged with every epoch's report: its steps are the epochs a child run already has."""

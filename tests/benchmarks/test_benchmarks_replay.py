@@ -6,8 +6,7 @@ from __future__ import annotations
 import optuna
 import pytest
 
-from benchmarks.replay import Step, Table, TableTrial, epochs_to_reach, make_sampler, make_scheduler, replay, \
-    stopped_at
+from benchmarks.replay import Step, Table, TableTrial, epochs_to_reach, make_sampler, make_scheduler, replay, stopped_at
 
 ACCURATE = TableTrial({"a": 0, "b": 0}, (0.1, 0.2, 0.3, 0.4, 0.5), 10.0)
 FAST = TableTrial({"a": 0, "b": 1}, (0.05, 0.1, 0.15, 0.2, 0.25), 40.0)

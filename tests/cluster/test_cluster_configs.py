@@ -20,8 +20,8 @@ import ray
 import yaml
 from ray.autoscaler._private.util import prepare_config, validate_config
 
-from search.study.plan import DRIVER_RESOURCE
 from search.space.loading import load_space
+from search.study.plan import DRIVER_RESOURCE
 from tests.project import ROOT
 
 CLUSTER = ROOT / "cluster"

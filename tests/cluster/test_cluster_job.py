@@ -27,10 +27,12 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from search.study.plan import DRIVER_RESOURCE
-from search.tracking.experiment import experiment_name
-from search.tracking.experiment import PARENT_TAG, SEARCH_TAG, STATUS_TAG
+from search.tracking.experiment import PARENT_TAG, SEARCH_TAG, STATUS_TAG, experiment_name
 from tests.browser import CHROMIUM, Browser, free_port, start_process, stop_process, wait_for
 from tests.project import ROOT
+
+pytestmark = pytest.mark.slow  # a three-node Ray cluster and a browser
+
 
 BIN = Path(sys.executable).parent
 

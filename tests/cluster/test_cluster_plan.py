@@ -6,11 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from search.study.plan import DRIVER_RESOURCE, Cluster, describe, make_plan
 from search.space.loading import load_space
-from trainables.resources import TrialResources
+from search.study.plan import DRIVER_RESOURCE, Cluster, describe, make_plan
 from tests.project import SPACES
-
+from trainables.resources import TrialResources
 
 
 @pytest.mark.parametrize(("now", "most", "expected"), [

@@ -16,11 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from search.study.plan import Cluster, make_plan
 from search.redact import MASK, credentials_to_environment, redact
-from search.space.loading import load_space
 from search.results.closing import format_closing
+from search.space.loading import load_space
+from search.study.plan import Cluster, make_plan
 from tests.browser import listening_hosts
+
+pytestmark = pytest.mark.slow  # starts the MLflow UI and a search
+
 
 ENV = {"HF_TOKEN": "hf_abcdef123456", "DB_PASSWORD": "hunter2hunter2", "MY_API_KEY": "k-998877",
        "PATH_LIKE": "not-a-secret-value", "SHORT_TOKEN": "1"}

@@ -11,15 +11,17 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # real trials on Ray Train that crash
+
+
 ray = pytest.importorskip("ray")
 from ray import tune  # noqa: E402
 
+from tests.project import FAST  # noqa: E402
+from trainables.api import TrialResources, make_trainable  # noqa: E402
 from trainables.configs.yolo_world import build_trial_config  # noqa: E402
 from trainables.dataset_files import DatasetFiles  # noqa: E402
-from trainables.api import TrialResources, make_trainable  # noqa: E402
 from trainables.params import TrialParams  # noqa: E402
-from tests.project import FAST  # noqa: E402
-
 
 
 @pytest.fixture(scope="module")

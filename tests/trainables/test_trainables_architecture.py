@@ -9,10 +9,15 @@ from dataclasses import fields
 
 import pytest
 
-from trainables.architecture import (INFERENCE_FIELDS, TRAINING_ONLY_FIELDS, architecture_key, inference_signature,
-                                     undeclared_fields)
-from trainables.params import TrialParams
 from tests.project import ROOT
+from trainables.architecture import (
+    INFERENCE_FIELDS,
+    TRAINING_ONLY_FIELDS,
+    architecture_key,
+    inference_signature,
+    undeclared_fields,
+)
+from trainables.params import TrialParams
 
 ENVIRONMENT = {"device": "some cpu", "threads": 1, "backend": "pytorch", "precision": "fp32"}
 
@@ -87,7 +92,7 @@ def test_the_default_head_width_is_the_text_width() -> None:
 
 def test_the_key_is_stable_across_processes() -> None:
     """A hash of sorted JSON, not Python's per-process salted hash: later searches reuse it."""
-    code = ("import sys; sys.path.insert(0, '.'); from tests.test_trainables_architecture import BASE, key; "
+    code = ("import sys; sys.path.insert(0, '.'); from tests.trainables.test_trainables_architecture import BASE, key; "
             "print(key(BASE))")
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            cwd=ROOT, env=os.environ | {"PYTHONHASHSEED": "123"})

@@ -8,9 +8,9 @@ import torch
 
 import trainables.registry  # noqa: F401
 from trainables.configs.yolo_world import INIT_CHECKPOINT, build_trial_config
-from trainables.text_encoder import TextEncoderNotFound
 from trainables.dataset_files import DatasetFiles
 from trainables.params import TrialParams
+from trainables.text_encoder import TextEncoderNotFound
 from trainables.yolo_world.models.build import build_model
 from trainables.yolo_world.models.checkpoints import load_checkpoint
 

@@ -11,6 +11,8 @@ import pytest
 
 from trainables.cpu_lane import LANE_FOLDER_ENV, TrainingShare, exclusive_cpus
 
+pytestmark = pytest.mark.slow  # real processes contending for the CPUs
+
 
 @pytest.fixture(autouse=True)
 def own_lane(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

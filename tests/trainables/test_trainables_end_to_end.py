@@ -6,8 +6,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from trainables.end_to_end import (DEPLOYMENT_TEST_CFG, REFERENCE, deployed_for_end_to_end, image_batch,
-                                   reference_model, time_end_to_end)
+from trainables.end_to_end import (
+    DEPLOYMENT_TEST_CFG,
+    REFERENCE,
+    deployed_for_end_to_end,
+    image_batch,
+    reference_model,
+    time_end_to_end,
+)
 from trainables.speed_protocol import SpeedProtocol
 from trainables.yolo_world.models import build_model, model_config
 

@@ -6,7 +6,11 @@ from __future__ import annotations
 import multiprocessing
 import time
 
+import pytest
+
 from trainables.host_load import BackgroundLoad, wait_for_quiet
+
+pytestmark = pytest.mark.slow  # real processes loading the CPUs
 
 
 def _spin(seconds: float) -> None:

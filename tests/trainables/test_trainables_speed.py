@@ -13,6 +13,9 @@ from trainables.speed import deployed_params_m, deployment_copy, dummy_batch, me
 from trainables.speed_protocol import SpeedProtocol
 from trainables.yolo_world.models import build_model, model_config, prompt_tuning_config
 
+pytestmark = pytest.mark.slow  # times real models
+
+
 CLASSES = ["scratch", "dent", "rust"]
 QUICK = SpeedProtocol(warmup_s=0.05, rounds=3, round_s=0.02, attempts=1)
 

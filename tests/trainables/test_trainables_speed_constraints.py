@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 
 from search.errors import SpaceError
-from search.space.schema import ObjectivesSpec
 from search.space.loading import load_space
+from search.space.schema import ObjectivesSpec
 from trainables.speed_constraints import SpeedConstraints
 
 LANE = {"fps": 40.0, "params_m": 3.0, "latency_ms": 25.0}

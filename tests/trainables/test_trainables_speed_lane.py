@@ -15,6 +15,9 @@ from trainables.speed_lane import LaneRequest, SpeedCache, lane_speed, machine_c
 from trainables.speed_protocol import SpeedProtocol
 from trainables.yolo_world.models import model_config
 
+pytestmark = pytest.mark.slow  # times real models
+
+
 QUICK = SpeedProtocol(warmup_s=0.05, rounds=3, round_s=0.02, attempts=1).as_dict()
 
 

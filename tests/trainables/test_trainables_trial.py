@@ -7,12 +7,15 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # real trials on Ray Train
+
+
 ray = pytest.importorskip("ray")
 from ray import tune  # noqa: E402
 
+from trainables.api import TrialResources, make_trainable  # noqa: E402
 from trainables.configs.yolo_world import build_trial_config  # noqa: E402
 from trainables.dataset_files import DatasetFiles  # noqa: E402
-from trainables.api import TrialResources, make_trainable  # noqa: E402
 from trainables.params import TrialParams  # noqa: E402
 
 FAST = dict(size="tiny", epochs=2, batch_size=8, image_size=160, close_mosaic_epochs=1, warmup_epochs=0.5,

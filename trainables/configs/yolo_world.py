@@ -19,8 +19,8 @@ from trainables.architecture import inference_signature
 from trainables.configs.recipe import Schedule, training_recipe
 from trainables.dataset_files import DatasetFiles
 from trainables.params import TrialParams
-from trainables.speed_protocol import SpeedProtocol
 from trainables.speed_lane import LaneRequest
+from trainables.speed_protocol import SpeedProtocol
 from trainables.text_encoder import text_width
 from trainables.yolo_world.data.class_texts import load_class_texts
 from trainables.yolo_world.data.pipelines import box_only_data_config

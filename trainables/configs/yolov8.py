@@ -7,8 +7,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from trainables.yolo_world.models.sizes import (ACT, NORM, SIZES, STRIDES, bce_loss_cls,
-                                                 yolov8_head_settings, yolov8_train_test_cfg)
+from trainables.yolo_world.models.sizes import (
+    ACT,
+    NORM,
+    SIZES,
+    STRIDES,
+    bce_loss_cls,
+    yolov8_head_settings,
+    yolov8_train_test_cfg,
+)
 
 
 def yolov8_model_config(size: str, num_classes: int) -> dict[str, Any]:

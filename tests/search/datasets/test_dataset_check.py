@@ -17,7 +17,6 @@ from search.errors import DatasetError
 from tests.project import ROOT
 
 
-
 @pytest.fixture()
 def dataset(small_demo_root: Path, tmp_path: Path) -> DatasetFiles:
     """A private, valid copy of the small demo-defects set to break."""

@@ -8,8 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from search.datasets import DEMO_DATASETS, DatasetFiles, check_dataset, generate_demo_dataset
-from search.datasets import shapes
+from search.datasets import DEMO_DATASETS, DatasetFiles, check_dataset, generate_demo_dataset, shapes
 from search.datasets.demo import render_image
 
 SIZES = {"train": 6, "val": 3}

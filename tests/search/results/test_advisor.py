@@ -9,13 +9,22 @@ import pytest
 from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 
-from search.results.advisor import (CROSS_DOMAIN_RATIO, GOOD_RECALL, OVERFIT_DROP, SLOW_GAIN, WEAK_RECALL, advise,
-                            format_advice)
+from search.results.advisor import (
+    CROSS_DOMAIN_RATIO,
+    GOOD_RECALL,
+    OVERFIT_DROP,
+    SLOW_GAIN,
+    WEAK_RECALL,
+    advise,
+    format_advice,
+)
 from search.results.front import Outcome
 from search.results.histories import TrialHistory, load_histories
-from search.space.schema import ObjectivesSpec
+from search.space.schema import ObjectivesSpec, default_tracking_uri
 from search.tracking.experiment import PARENT_TAG, TRIAL_TAG, child_runs
-from search.space.schema import default_tracking_uri
+
+pytestmark = pytest.mark.slow  # reads real MLflow runs
+
 
 OBJECTIVES = ObjectivesSpec(min_fps=30)
 SETTINGS = {"size": "tiny", "image_size": 160, "lr": 2e-3}

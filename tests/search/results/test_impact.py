@@ -9,9 +9,9 @@ import math
 import optuna
 import pytest
 
-from search.space.distributions import SearchSpace, from_choice_value
 from search.results.front import Outcome
 from search.results.impact import NOT_ARCHITECTURAL, format_impact, impact_matrix, trials_needed
+from search.space.distributions import SearchSpace, from_choice_value
 from search.space.schema import ObjectivesSpec, ParamSpec
 
 SPECS = {

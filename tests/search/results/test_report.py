@@ -1,9 +1,9 @@
 """The comparison across datasets: size x dataset and strategy x dataset, one real run per cell."""
 from __future__ import annotations
 
+from search.results.across_datasets import comparison
 from search.results.front import Outcome
 from search.results.histories import TrialHistory
-from search.results.across_datasets import comparison
 from search.space.schema import ObjectivesSpec
 
 

@@ -8,11 +8,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from optuna._hypervolume import compute_hypervolume
 
+from search.results.closing import export_hint
 from search.results.front import Outcome, hypervolume, pareto_front, recommend
 from search.results.plots import dominated_region
-from search.space.schema import ObjectivesSpec
-from search.results.closing import export_hint
 from search.results.study_report import StudyReport, format_study, skipped_compute
+from search.space.schema import ObjectivesSpec
 
 POINTS = st.lists(st.tuples(st.sampled_from([0.0, 0.1, 0.25, 0.3, 0.5, 0.51]),
                             st.sampled_from([5.0, 12.5, 30.0, 31.0, 80.0])), min_size=1, max_size=12)

@@ -9,13 +9,12 @@ import optuna
 import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
-from search.space.distributions import SearchSpace, to_distribution
 from search.errors import SpaceError
-from search.study.plan import Cluster, describe, make_plan
-from search.space.schema import ParamSpec
+from search.space.distributions import SearchSpace, to_distribution
 from search.space.loading import load_space
+from search.space.schema import ParamSpec
+from search.study.plan import Cluster, describe, make_plan
 from tests.project import SPACES
-
 
 
 @pytest.mark.parametrize("spec, expected", [

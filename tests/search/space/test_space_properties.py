@@ -14,8 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from search.errors import SpaceError
-from search.space.schema import SpaceSpec
 from search.space.loading import MAX_VALUES, load_space
+from search.space.schema import SpaceSpec
 from tests.fuzz import PROPERTIES, mutate, values
 from tests.project import SPACES
 

@@ -18,11 +18,13 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from search.space.distributions import to_choice_value
-from search.study.plan import make_plan
 from search.space.loading import load_space
-from search.tracking.experiment import PARENT_TAG, STATUS_TAG, TRIAL_TAG
 from search.space.schema import default_tracking_uri
+from search.study.plan import make_plan
+from search.tracking.experiment import PARENT_TAG, STATUS_TAG, TRIAL_TAG
 from tests.project import FAST
+
+pytestmark = pytest.mark.slow  # real searches with failing trials
 
 
 HEALTHY = {"lr": 2e-3, "embed_dims": 32, "neck_embed_channels": [128, 256, 512], "neck_num_heads": [4, 8, 16]}

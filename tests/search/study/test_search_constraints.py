@@ -13,11 +13,12 @@ import optuna
 import pytest
 from mlflow.tracking import MlflowClient
 
-
-from search.tracking.experiment import experiment_name
-from search.tracking.experiment import INFEASIBLE_TAG, PARENT_TAG, STATUS_TAG
 from search.space.schema import default_tracking_uri
+from search.tracking.experiment import INFEASIBLE_TAG, PARENT_TAG, STATUS_TAG, experiment_name
 from tests.project import ROOT, write_space
+
+pytestmark = pytest.mark.slow  # a real search on a local Ray
+
 
 MAX_PARAMS_M = 8.0
 """Between the tiny model (about 3 M parameters deployed) and S (about 12 M)."""

@@ -14,6 +14,9 @@ from ray import tune
 
 from search.study.pareto_scheduler import ParetoRungScheduler, continues, front_ranks, rung_milestones
 
+pytestmark = pytest.mark.slow  # a real Ray Tune run
+
+
 EPOCHS = 4
 
 

@@ -12,6 +12,9 @@ from ray.tune.schedulers import ASHAScheduler
 
 from search.study.progress import EpochProgress
 
+pytestmark = pytest.mark.slow  # a real Ray Tune run
+
+
 EPOCHS = 4
 
 

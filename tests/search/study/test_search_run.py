@@ -22,12 +22,14 @@ from optuna._hypervolume import compute_hypervolume
 
 from search import export, pareto
 from search.results.front import dominates
-from search.tracking.links import LOCAL_UI
-from search.tracking.experiment import experiment_name
-from search.tracking.experiment import DATASET_TAG, PARENT_TAG, SEARCH_TAG, STATUS_TAG, TRIAL_TAG
 from search.space.schema import default_tracking_uri
+from search.tracking.experiment import DATASET_TAG, PARENT_TAG, SEARCH_TAG, STATUS_TAG, TRIAL_TAG, experiment_name
+from search.tracking.links import LOCAL_UI
 from tests.browser import CHROMIUM, Browser, free_port, start_process, stop_process, wait_for
 from tests.project import ROOT, write_space
+
+pytestmark = pytest.mark.slow  # real searches on a local Ray
+
 
 @pytest.fixture(scope="module")
 def searched(small_demo_root: Path, tiny_clip_path: Path, tmp_path_factory: pytest.TempPathFactory

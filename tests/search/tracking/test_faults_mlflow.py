@@ -28,13 +28,14 @@ import optuna
 import pytest
 from mlflow.tracking import MlflowClient
 
-from search.tracking.experiment import experiment_name
-from search.tracking.experiment import PARENT_TAG, SEARCH_TAG, STATUS_TAG, TRIAL_TAG
 from search.space.schema import default_tracking_uri
-from trainables.contract import HISTORY_FILE
-
+from search.tracking.experiment import PARENT_TAG, SEARCH_TAG, STATUS_TAG, TRIAL_TAG, experiment_name
 from tests.browser import listening_hosts
 from tests.project import ROOT, write_space
+from trainables.contract import HISTORY_FILE
+
+pytestmark = pytest.mark.slow  # real searches against an MLflow server that goes away
+
 
 SECRETS = {"HF_TOKEN": "hf_canary_9f3a1c77e2", "AWS_SECRET_ACCESS_KEY": "awscanary/Q8r7T6y5U4",
            "MLFLOW_TRACKING_TOKEN": "mlflowcanary-4b5c6d7e"}
@@ -237,10 +238,10 @@ def test_the_outbox_queues_writes_while_mlflow_is_down_and_replays_them_in_order
 def test_a_study_that_ends_while_mlflow_is_down_reports_the_gap_and_keeps_the_front(
         tmp_path: Path, tiny_clip_path: Path, small_demo_root: Path, capsys: pytest.CaptureFixture,
         monkeypatch) -> None:
-    from search.study.plan import Cluster, make_plan
-    from search.space.loading import load_space
-    from search.study.runner import _report_gap
     from search.results.study_report import StudyReport
+    from search.space.loading import load_space
+    from search.study.plan import Cluster, make_plan
+    from search.study.runner import _report_gap
 
     monkeypatch.setenv("WORLDTUNE_DATA_DIR", str(small_demo_root))
     space = write_space(tmp_path, "gap", tiny_clip_path, trials=1)

@@ -13,14 +13,16 @@ from mlflow.tracking import MlflowClient
 from PIL import Image
 
 from search import pareto
-from search.tracking.comparison_run import COMPARED_TAG, COMPARISON_EXPERIMENT, NOTE_TAG, PLOT
 from search.results.front import Outcome
+from search.results.study_report import StudyReport
+from search.space.schema import ObjectivesSpec, default_tracking_uri
+from search.tracking.comparison_run import COMPARED_TAG, COMPARISON_EXPERIMENT, NOTE_TAG, PLOT
+from search.tracking.experiment import EXPERIMENT_KIND_TAG, MODEL_TRAINING, experiment_id, open_parent_run
 from search.tracking.links import LOCAL_UI, run_page, runs_table, ui_base
 from search.tracking.publish import publish_study
-from search.space.schema import ObjectivesSpec
-from search.results.study_report import StudyReport
-from search.tracking.experiment import EXPERIMENT_KIND_TAG, MODEL_TRAINING, experiment_id, open_parent_run
-from search.space.schema import default_tracking_uri
+
+pytestmark = pytest.mark.slow  # real MLflow stores
+
 
 # (accuracy, speed) per trial of two searches of demo-ct; the second's front dominates the first's
 SEARCHES = {"s-one": [(0.20, 80.0), (0.17, 87.0), (0.15, 70.0)], "s-two": [(0.22, 80.0), (0.19, 87.0)]}

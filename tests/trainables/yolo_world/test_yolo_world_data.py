@@ -13,8 +13,8 @@ from mmyolo.registry import DATASETS, MODELS
 from mmyolo.utils import register_all_modules
 
 from search.datasets import DatasetFiles
-from trainables.yolo_world.data import ClassTextError, box_only_data_config
 from tests.project import OFFICIAL_FIXTURES
+from trainables.yolo_world.data import ClassTextError, box_only_data_config
 
 RECIPE = OFFICIAL_FIXTURES / "finetune_recipe_s.json"
 SIZE = 160

@@ -12,9 +12,9 @@ from mmengine.registry import FUNCTIONS, init_default_scope
 from mmengine.structures import InstanceData
 from torch import nn
 
+from tests.project import OFFICIAL_FIXTURES
 from trainables.yolo_world.data import yolow_collate
 from trainables.yolo_world.optim import weight_decay_scale
-from tests.project import OFFICIAL_FIXTURES
 
 RECIPE = OFFICIAL_FIXTURES / "finetune_recipe_s.json"
 

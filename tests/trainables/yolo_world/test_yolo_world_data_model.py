@@ -12,10 +12,10 @@ from mmengine.runner import Runner
 from mmyolo.utils import register_all_modules
 
 from search.datasets import DatasetFiles
+from tests.project import OFFICIAL_FIXTURES
 from trainables.yolo_world.data import box_only_data_config
 from trainables.yolo_world.models.build import build_model
 from trainables.yolo_world.models.sizes import model_config
-from tests.project import OFFICIAL_FIXTURES
 
 RECIPE = OFFICIAL_FIXTURES / "finetune_recipe_s.json"
 SIZE, MAX_TEXTS = 160, 8

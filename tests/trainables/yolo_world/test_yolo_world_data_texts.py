@@ -10,8 +10,15 @@ import numpy as np
 import pytest
 from mmdet.structures.bbox import HorizontalBoxes
 
-from trainables.yolo_world.data import (ClassTextError, LoadText, MultiModalMosaic, RandomLoadText,
-                                        YOLOv5MultiModalMixUp, load_class_texts, merge_texts)
+from trainables.yolo_world.data import (
+    ClassTextError,
+    LoadText,
+    MultiModalMosaic,
+    RandomLoadText,
+    YOLOv5MultiModalMixUp,
+    load_class_texts,
+    merge_texts,
+)
 
 CLASS_TEXTS = [["scratch", "scuff"], ["dent"], ["rust", "corrosion"], ["crack"], ["hole"], ["stain"]]
 

@@ -17,10 +17,15 @@ import torch
 from mmengine.logging import HistoryBuffer
 from torch import Tensor
 
-from trainables.yolo_world.models import (build_model, load_checkpoint, model_config,
-                                          prompt_tuning_config, reparameterize_state_dict,
-                                          reparameterized_config)
 from tests.project import OFFICIAL_FIXTURES
+from trainables.yolo_world.models import (
+    build_model,
+    load_checkpoint,
+    model_config,
+    prompt_tuning_config,
+    reparameterize_state_dict,
+    reparameterized_config,
+)
 
 FIXTURES = OFFICIAL_FIXTURES
 CONFIGS: dict[str, Any] = json.loads((FIXTURES / "model_configs.json").read_text())

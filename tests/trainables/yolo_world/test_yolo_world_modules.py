@@ -7,9 +7,15 @@ import torch
 import torch.nn.functional as F
 from mmdet.models.losses.focal_loss import py_sigmoid_focal_loss
 
-from trainables.yolo_world.models import (ContrastiveHead, MaxSigmoidAttnBlock,
-                                          ModelConfigError, SoftTargetFocalLoss, build_model,
-                                          focal_loss_cls, model_config)
+from trainables.yolo_world.models import (
+    ContrastiveHead,
+    MaxSigmoidAttnBlock,
+    ModelConfigError,
+    SoftTargetFocalLoss,
+    build_model,
+    focal_loss_cls,
+    model_config,
+)
 
 
 def test_attention_einsum_and_matmul_paths_agree() -> None:

@@ -11,12 +11,19 @@ import torch
 from mmdet.structures import DetDataSample
 from torch import nn
 
-from trainables.yolo_world.models import (CheckpointMismatchError, SimpleYOLOWorldDetector,
-                                          build_model, export_text_embeddings,
-                                          finetune_config, load_checkpoint, model_config,
-                                          prompt_tuning_config, reparameterize_detector)
-from tests.project import OFFICIAL_FIXTURES
 from tests.detections import assert_same_detections
+from tests.project import OFFICIAL_FIXTURES
+from trainables.yolo_world.models import (
+    CheckpointMismatchError,
+    SimpleYOLOWorldDetector,
+    build_model,
+    export_text_embeddings,
+    finetune_config,
+    load_checkpoint,
+    model_config,
+    prompt_tuning_config,
+    reparameterize_detector,
+)
 
 CLASSES = ["scratch", "dent", "rust"]
 SIZE = 64

@@ -12,9 +12,13 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoTokenizer, CLIPTextModelWithProjection
 
-from trainables.yolo_world.models import (HuggingCLIPLanguageBackbone,
-                                          PrecomputedLanguageBackbone, build_model,
-                                          export_text_embeddings, model_config)
+from trainables.yolo_world.models import (
+    HuggingCLIPLanguageBackbone,
+    PrecomputedLanguageBackbone,
+    build_model,
+    export_text_embeddings,
+    model_config,
+)
 
 BATCHES = [[["scratch", "dent", ""], ["rust", "dent", "crack"]],
            [["dent", "scratch", "hole"], ["stain", "", "rust"]],

@@ -15,11 +15,10 @@ from mmyolo.utils import register_all_modules
 from torch import nn
 
 import trainables.yolo_world  # noqa: F401  (registers the data and model types)
+from tests.detections import assert_same_detections
 from trainables.dataset_files import DatasetFiles
 from trainables.yolo_world.data import box_only_data_config
 from trainables.yolo_world.models import build_model, model_config, reparameterize_detector
-
-from tests.detections import assert_same_detections
 
 SIZE = 128
 

@@ -8,8 +8,7 @@ from __future__ import annotations
 from trainables.yolo_world.data.class_texts import ClassTextError, ClassTexts, load_class_texts
 from trainables.yolo_world.data.collate import yolow_collate
 from trainables.yolo_world.data.dataset import MultiModalDataset
-from trainables.yolo_world.data.mix_transforms import (MultiModalMosaic, YOLOv5MultiModalMixUp,
-                                                       merge_texts)
+from trainables.yolo_world.data.mix_transforms import MultiModalMosaic, YOLOv5MultiModalMixUp, merge_texts
 from trainables.yolo_world.data.pipelines import box_only_data_config, coco_class_names
 from trainables.yolo_world.data.preprocessor import YOLOWDetDataPreprocessor
 from trainables.yolo_world.data.text_transforms import LoadText, RandomLoadText

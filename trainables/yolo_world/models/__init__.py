@@ -16,8 +16,7 @@ from .reparameterize import class_embeddings, reparameterize_detector, reparamet
 from .sizes import SIZES, bce_loss_cls, focal_loss_cls, model_config
 from .strategies import finetune_config, prompt_tuning_config, reparameterized_config
 from .text_cache import TextEmbeddingCache
-from .text_encoders import (HuggingCLIPLanguageBackbone, PrecomputedLanguageBackbone,
-                            export_text_embeddings)
+from .text_encoders import HuggingCLIPLanguageBackbone, PrecomputedLanguageBackbone, export_text_embeddings
 
 __all__ = [
     "bce_loss_cls", "BNContrastiveHead", "build_model", "check_model_config",

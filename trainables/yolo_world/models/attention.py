@@ -11,9 +11,8 @@ import torch
 from mmcv.cnn import ConvModule, DepthwiseSeparableConvModule
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 from mmengine.model import BaseModule
-from torch import Tensor, nn
-
 from mmyolo.registry import MODELS
+from torch import Tensor, nn
 
 DEFAULT_NORM = dict(type="BN", momentum=0.03, eps=0.001)
 

@@ -5,9 +5,8 @@ from collections.abc import Sequence
 
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
 from mmengine.model import BaseModule
-from torch import Tensor
-
 from mmyolo.registry import MODELS
+from torch import Tensor
 
 from .freezing import freeze
 

@@ -16,11 +16,9 @@ from typing import Any
 import torch
 from mmengine.config import ConfigDict
 from mmengine.registry import DefaultScope
-from torch import nn
-
 from mmyolo.registry import MODELS, TASK_UTILS
 from mmyolo.utils import register_all_modules
-
+from torch import nn
 
 # Sub-configs whose `type` is not a model/task type (NMS op names, weight initialisers).
 _UNCHECKED_KEYS = ("test_cfg", "init_cfg")

@@ -13,9 +13,8 @@ import torch.nn.functional as F
 from mmcv.cnn import build_norm_layer
 from mmdet.utils import ConfigType, OptMultiConfig
 from mmengine.model import BaseModule
-from torch import Tensor, nn
-
 from mmyolo.registry import MODELS
+from torch import Tensor, nn
 
 DEFAULT_NORM = dict(type="BN", momentum=0.03, eps=0.001)
 

@@ -9,10 +9,9 @@ from __future__ import annotations
 import torch
 from mmcv.cnn import ConvModule
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
-from torch import Tensor, nn
-
 from mmyolo.models.layers import CSPLayerWithTwoConv
 from mmyolo.registry import MODELS
+from torch import Tensor, nn
 
 from .attention import MaxSigmoidAttnBlock, RepConvMaxSigmoidAttnBlock
 

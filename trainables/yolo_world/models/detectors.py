@@ -15,10 +15,9 @@ import torch
 import torch.nn.functional as F
 from mmdet.structures import OptSampleList, SampleList
 from mmdet.utils import ConfigType, OptConfigType, OptMultiConfig
-from torch import Tensor, nn
-
 from mmyolo.models.detectors import YOLODetector
 from mmyolo.registry import MODELS
+from torch import Tensor, nn
 
 Features = tuple[Tensor, ...]
 

@@ -11,10 +11,9 @@ from collections.abc import Sequence
 from mmdet.models.utils import unpack_gt_instances
 from mmdet.structures import SampleList
 from mmengine.structures import InstanceData
-from torch import Tensor
-
 from mmyolo.models.dense_heads import YOLOv8Head
 from mmyolo.registry import MODELS
+from torch import Tensor
 
 
 @MODELS.register_module()

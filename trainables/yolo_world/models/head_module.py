@@ -13,10 +13,9 @@ from collections.abc import Sequence
 
 from mmdet.models.utils import multi_apply
 from mmdet.utils import ConfigType, OptMultiConfig
-from torch import Tensor, nn
-
 from mmyolo.models.dense_heads import YOLOv8HeadModule
 from mmyolo.registry import MODELS
+from torch import Tensor, nn
 
 from .contrastive_heads import BNContrastiveHead, ContrastiveHead, RepBNContrastiveHead
 from .freezing import freeze_keeping_mode

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import torch.nn.functional as F
 from mmdet.models.losses.utils import weight_reduce_loss
-from torch import Tensor, nn
-
 from mmyolo.registry import MODELS
+from torch import Tensor, nn
 
 
 @MODELS.register_module()

@@ -7,11 +7,10 @@ from collections.abc import Sequence
 
 import torch
 from mmdet.utils import ConfigType, OptMultiConfig
-from torch import Tensor, nn
-
 from mmyolo.models.necks import YOLOv8PAFPN
 from mmyolo.models.utils import make_divisible, make_round
 from mmyolo.registry import MODELS
+from torch import Tensor, nn
 
 DEFAULT_BLOCK = dict(type="CSPLayerWithTwoConv")
 DEFAULT_NORM = dict(type="BN", momentum=0.03, eps=0.001)

@@ -14,10 +14,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModule
+from mmyolo.registry import MODELS
 from torch import Tensor
 from transformers import AutoTokenizer, CLIPTextConfig, CLIPTextModelWithProjection
-
-from mmyolo.registry import MODELS
 
 from .freezing import freeze
 from .text_cache import TextEmbeddingCache
