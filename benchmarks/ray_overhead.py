@@ -89,7 +89,7 @@ def _ray_tune_and_train(cfg: dict, cpus: int, storage: str) -> tuple[float, floa
     """One trial through a Tuner and the service's own trial function (trainables/driver.py)."""
     from ray import tune
 
-    from trainables.driver import TrialResources, make_trainable
+    from trainables.api import TrialResources, make_trainable
 
     def same_config(_values: dict, work_dir: str) -> dict:
         return copy.deepcopy(cfg) | {"work_dir": work_dir}

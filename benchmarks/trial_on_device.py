@@ -28,8 +28,8 @@ configure()  # a script: the entry points' process settings, before Hugging Face
 from benchmarks.machine import write_report  # noqa: E402
 from search.datasets import default_data_root, ensure_demo_dataset  # noqa: E402
 from search.datasets.demo_text_encoder import ensure_demo_text_encoder  # noqa: E402
+from trainables.api import TrialResources, make_trainable  # noqa: E402
 from trainables.configs.yolo_world import build_trial_config  # noqa: E402
-from trainables.driver import TrialResources, make_trainable  # noqa: E402
 from trainables.params import TrialParams  # noqa: E402
 
 
