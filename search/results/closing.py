@@ -40,7 +40,7 @@ def format_closing(plan: SearchPlan, reports: Sequence[StudyReport], dashboard_u
     for report, study in zip(reports, plan.studies):
         parts += ["", format_study(report, list(study.space.parameters), spec.objectives),
                   f"  files: Tune {study.experiment_dir}, checkpoints {study.train_storage}, "
-                  f"Optuna sqlite:///{study.optuna_db}"]
+                  f"Optuna {study.optuna_url}"]
         if analysis is not None:
             parts += ["", analysis.advice[study.name], "", analysis.impact[study.name]]
     if analysis is not None:

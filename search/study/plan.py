@@ -19,7 +19,7 @@ from search.datasets import DEMO_DATASETS, DatasetFiles, default_data_root
 from search.errors import SpaceError
 from search.space.distributions import SearchSpace
 from search.space.loading import Space
-from search.space.schema import MLFLOW_ARTIFACTS, DatasetSpec, ParamSpec, default_tracking_uri
+from search.space.schema import MLFLOW_ARTIFACTS, SQLITE, DatasetSpec, ParamSpec, default_tracking_uri
 from search.tracking.experiment import experiment_name
 from trainables.api import CLIP_BASE, TextEncoderNotFound, TrialResources, text_width
 from trainables.dataset_files import Split
@@ -88,6 +88,11 @@ class StudyPlan:
     @property
     def experiment_dir(self) -> Path:
         return self.tune_storage / self.name
+
+    @property
+    def optuna_url(self) -> str:
+        """The Optuna study's storage URL (what optuna-dashboard opens)."""
+        return f"{SQLITE}{self.optuna_db}"
 
 
 @dataclass(frozen=True)

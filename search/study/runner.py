@@ -39,7 +39,7 @@ def _parent_params(plan: SearchPlan, study: StudyPlan) -> dict[str, object]:
             "scheduler": spec.scheduler.type, "workers": plan.resources.workers,
             "gpus_per_worker": plan.resources.gpus_per_worker, "cpus_per_worker": plan.resources.cpus_per_worker,
             "searched": ",".join(study.space.parameters), "fixed": study.space.fixed,
-            "tune_experiment": study.experiment_dir, "optuna_storage": f"sqlite:///{study.optuna_db}"}
+            "tune_experiment": study.experiment_dir, "optuna_storage": study.optuna_url}
 
 
 def outcomes_of(results: tune.ResultGrid, accuracy: str, speed: str) -> list[Outcome]:
@@ -78,7 +78,7 @@ def _report_gap(plan: SearchPlan, study: StudyPlan, report: StudyReport, unsent:
     print(redact(f"[worldtune] MLflow gap in study {study.name}: {plan.mlflow_uri} is unreachable ({why}); "
                  f"{len(unsent)} write(s) not logged ({_counted(unsent)}). Nothing is lost: every trial is in "
                  f"the Tune experiment {study.experiment_dir}, the front in {folder}, the Optuna study in "
-                 f"sqlite:///{study.optuna_db}."), flush=True)
+                 f"{study.optuna_url}."), flush=True)
 
 
 def _run_ids(client: MlflowClient, experiment: str, parent: str) -> dict[str, str]:

@@ -72,7 +72,7 @@ def make_tuner(plan: SearchPlan, study: StudyPlan, callbacks: list[tune.Callback
     searcher = TruthfulOptunaSearch(space=study.space, metric=objectives, mode=["max", "max"],
                                     sampler=make_sampler(spec.sampler), constraints=constraints,
                                     study_name=study.name,
-                                    storage=optuna.storages.RDBStorage(f"sqlite:///{study.optuna_db}"))
+                                    storage=optuna.storages.RDBStorage(study.optuna_url))
     return tune.Tuner(
         _trainable(plan, study),
         tune_config=tune.TuneConfig(search_alg=searcher,

@@ -64,7 +64,7 @@ def faulty_search(small_demo_root: Path, tiny_clip_path: Path, tmp_path_factory:
         plan = make_plan(space, connection.cluster, "faulty-1")
         (study,) = plan.studies
         study.optuna_db.parent.mkdir(parents=True)
-        optuna_study = optuna.create_study(study_name=study.name, storage=f"sqlite:///{study.optuna_db}",
+        optuna_study = optuna.create_study(study_name=study.name, storage=study.optuna_url,
                                            directions=["maximize", "maximize"])
         for values in [*FAILING.values(), HEALTHY]:
             optuna_study.enqueue_trial({k: to_choice_value(v) for k, v in values.items()})
