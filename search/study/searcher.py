@@ -45,7 +45,7 @@ class TruthfulOptunaSearch(OptunaSearch):
             for limit, violation in self.constraints.violations(result).items():
                 trial.set_constraint(limit, violation)
         if ended is TrialEnd.INFEASIBLE:
-            self._ot_study.tell(trial, [result.get(m, 0.0) for m in metrics], state=TrialState.COMPLETE)
+            self._ot_study.tell(trial, [result.get(m, 0.0) for m in metrics], state=TrialState[ended.optuna_state])
         elif ended is TrialEnd.FINISHED:
             super().on_trial_complete(trial_id, result, error)
             return
