@@ -26,7 +26,7 @@ list at deployment, never per image)."""
 
 TRAINING_ONLY_FIELDS = frozenset({
     "freeze_all", "frozen_stages", "use_mlp_adapter", "lr", "weight_decay", "batch_size", "epochs",
-    "warmup_epochs", "warmup_min_iters", "lr_schedule", "cls_loss", "focal_gamma", "focal_alpha",
+    "warmup_epochs", "warmup_min_iters", "warmup_max_fraction", "lr_schedule", "cls_loss", "focal_gamma", "focal_alpha",
     "mosaic_prob", "mixup_prob", "close_mosaic_epochs", "load_from", "amp", "seed",
 })
 """Fields that change the weights, never the network's shape. `use_mlp_adapter` only transforms

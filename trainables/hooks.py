@@ -20,6 +20,7 @@ from mmyolo.registry import HOOKS
 from trainables import contract
 from trainables.contract import CHECKPOINT_FILE, HISTORY_FILE
 from trainables.cpu_lane import TrainingShare
+from trainables.lr_schedule import trained_lr
 from trainables.speed_lane import LaneRequest, lane_speed
 from trainables.yolo_world.models.checkpoints import load_checkpoint
 
@@ -108,7 +109,7 @@ class RayTrainReportHook(Hook):
         return {
             contract.EPOCH: runner.epoch,
             contract.TRAIN_LOSS: float(hub.get_scalar("train/loss").mean(iterations)),
-            contract.LEARNING_RATE: float(hub.get_scalar("train/lr").current()),
+            contract.LEARNING_RATE: trained_lr(runner),
             contract.WALL_S: self._wall_s(),
         }
 

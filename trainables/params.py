@@ -44,6 +44,7 @@ class TrialParams:
     epochs: int = 80
     warmup_epochs: float = 3.0
     warmup_min_iters: int = 1000
+    warmup_max_fraction: float = 0.2         # of the trial's iterations: short runs still train
     lr_schedule: str = "linear"
     image_size: int = 640
     cls_loss: str = "bce"
@@ -88,6 +89,8 @@ class TrialParams:
         for name in non_negative:
             if not getattr(self, name) >= 0:
                 self._fail(name, "must be >= 0")
+        if not 0 < self.warmup_max_fraction <= 1:
+            self._fail("warmup_max_fraction", "must be above 0 and at most 1 (a share of the trial's iterations)")
         for name in ("mosaic_prob", "mixup_prob", "focal_alpha"):
             if not 0 <= getattr(self, name) <= 1:
                 self._fail(name, "must be between 0 and 1")

@@ -8,11 +8,13 @@ Tune changes each trial's working directory.
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from search.datasets import DEMO_DATASETS, DatasetFiles, default_data_root
@@ -22,7 +24,9 @@ from search.space.loading import Space
 from search.space.schema import MLFLOW_ARTIFACTS, SQLITE, DatasetSpec, ParamSpec, default_tracking_uri
 from search.tracking.experiment import experiment_name
 from trainables.api import CLIP_BASE, TextEncoderNotFound, TrialResources, text_width
+from trainables.configs.recipe import Schedule, iterations_per_epoch
 from trainables.dataset_files import Split
+from trainables.params import TrialParams
 
 SPECIAL_TEXT_ENCODERS = ("auto", "demo")
 DRIVER_RESOURCE = "worldtune_driver"
@@ -237,6 +241,35 @@ def _format(param: ParamSpec) -> str:
     return text + (f" when {param.when}" if param.when else "")
 
 
+SCHEDULE_FIELDS = {f.name for f in fields(Schedule)}
+
+
+def _train_images(data: DatasetFiles) -> int | None:
+    """Images in the training annotations (None if they cannot be read: the data check says why)."""
+    try:
+        return len(json.loads(data.train.annotation_file.read_text())["images"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def warmup_note(study: StudyPlan, workers: int) -> str | None:
+    """How much of a trial the lr warm-up takes on this dataset, as the plan prints it."""
+    images = _train_images(study.dataset)
+    if images is None:
+        return None
+    searched = sorted(SCHEDULE_FIELDS & set(study.space.parameters))
+    values = {f.name: f.default for f in fields(TrialParams)} | study.space.fixed
+    schedule = Schedule.of(SimpleNamespace(**values))
+    if searched:
+        return (f"{study.name}: lr warm-up for at most {schedule.warmup_max_fraction:.0%} of a trial's iterations "
+                f"(it depends on the searched {', '.join(searched)})")
+    per_epoch = iterations_per_epoch(images, schedule.batch_size, workers)
+    warmup, total = schedule.warmup_iters(per_epoch), schedule.epochs * per_epoch
+    return (f"{study.name}: lr warm-up {warmup} of {total} iterations ({warmup / total:.0%}; {images} images, "
+            f"batch {schedule.batch_size} x {workers} worker(s)), then lr {schedule.lr:g} decays "
+            f"{schedule.lr_schedule}ly to {schedule.lr * schedule.lr_final_factor:g}")
+
+
 def describe(plan: SearchPlan) -> str:
     """The plan as `--dry-run` prints it and the run log starts with it."""
     spec, res = plan.space.spec, plan.resources
@@ -251,6 +284,7 @@ def describe(plan: SearchPlan) -> str:
         f"{spec.sampler.type} (seed {spec.sampler.seed}); scheduler {spec.scheduler.type}",
         "  searched:" + "".join(f"\n    {name}: {_format(p)}" for name, p in study.space.parameters.items()),
         f"  fixed: {study.space.fixed}",
+        *(f"  {note}" for note in (warmup_note(s, res.workers) for s in plan.studies) if note),
         f"  results: {plan.root} (MLflow {plan.mlflow_uri})",
         f"  trial logs: {study.train_storage.parent}/<dataset>/<trial>/work_dir (--worker-logs prints them too)",
     ]

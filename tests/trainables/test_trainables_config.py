@@ -40,7 +40,7 @@ def test_recipe_values_reach_the_config(defects, tiny_clip_path, tmp_path) -> No
     cfg = _config(defects, tiny_clip_path, tmp_path, lr=1e-3, weight_decay=0.01, lr_schedule="cosine",
                   mosaic_prob=0.5, mixup_prob=0.2)
     assert dict(type="AdamW", lr=1e-3, weight_decay=0.01).items() <= cfg["optim_wrapper"]["optimizer"].items()
-    assert cfg["default_hooks"]["param_scheduler"]["scheduler_type"] == "cosine"
+    assert cfg["default_hooks"]["param_scheduler"]["schedule"]["lr_schedule"] == "cosine"
     assert cfg["train_cfg"]["max_epochs"] == 2 and cfg["train_dataloader"]["batch_size"] == 4
     assert {"RandomChoice", "YOLOv5MultiModalMixUp", "RandomLoadText"} <= _types(cfg["train_dataloader"])
     switch = next(h for h in cfg["custom_hooks"] if h["type"] == "mmdet.PipelineSwitchHook")

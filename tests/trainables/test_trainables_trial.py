@@ -57,6 +57,8 @@ def test_two_worker_trial_reports_every_epoch_with_map_speed_and_checkpoint(
     assert history["map"].between(0, 1).all() and history["map_50"].between(0, 1).all()
     assert history["train_loss"].gt(0).all()
     assert {"ap_scratch", "recall50_stain", "map_small", "lr", "wall_s"} <= set(history.columns)
+    # 2 iterations per worker and epoch, no warm-up (under a fifth of 4), then a linear decay to 0.01 lr
+    assert history["lr"].tolist() == pytest.approx([1e-3 * (1 - 0.99 / 3), 1e-5])
     final = result.metrics
     assert final["finished_budget"] is True
     assert history["fps"].gt(0).all() and history["fps"].nunique() == 1, "the lane's speed, from epoch 1 on"

@@ -2,11 +2,15 @@
 YOLO-World trials and the plain YOLOv8 baseline so that their speed compares like with like.
 
 Values follow the official YOLO-World v2 fine-tune recipe (AdamW 2e-4, weight decay 0.05, grad
-clip 10, EMA 1e-4, linear decay to 0.01x, mosaic closed for the last epochs), sized by the trial.
+clip 10, EMA 1e-4, linear decay to 0.01x, mosaic closed for the last epochs), sized by the trial,
+with one change for short runs: the official warm-up (at least 1000 iterations) is capped at a
+fraction of the trial's iterations, and the decay starts where the warm-up ends, so a trial on a
+small dataset trains at the lr it was given instead of spending its whole run warming up.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+import math
+from dataclasses import asdict, dataclass, fields
 
 from trainables.params import TrialParams
 
@@ -21,6 +25,7 @@ class Schedule:
     batch_size: int                   # per worker
     warmup_epochs: float
     warmup_min_iters: int             # official: warm up for max(3 epochs, 1000 iterations)
+    warmup_max_fraction: float        # ... but never for more than this share of the trial
     lr_schedule: str                  # "linear" or "cosine"
     close_mosaic_epochs: int
     lr_final_factor: float = 0.01
@@ -29,6 +34,31 @@ class Schedule:
     @classmethod
     def of(cls, params: TrialParams) -> Schedule:
         return cls(**{f.name: getattr(params, f.name) for f in fields(cls) if hasattr(params, f.name)})
+
+    def warmup_iters(self, iters_per_epoch: int) -> int:
+        """The official max(warmup_epochs, warmup_min_iters), capped at warmup_max_fraction of the run."""
+        wanted = max(round(self.warmup_epochs * iters_per_epoch), self.warmup_min_iters)
+        return min(wanted, int(self.warmup_max_fraction * self.epochs * iters_per_epoch))
+
+    def lr_factor(self, iteration: int, iters_per_epoch: int) -> float:
+        """The share of each parameter group's lr at (0-based) `iteration`: a linear ramp from 0 that
+        reaches 1 at the end of the warm-up, then a linear or cosine decay to `lr_final_factor` at
+        the last iteration. Biases ramp from 0 like every other weight (mmyolo's hook starts its
+        'group 2' at 0.1, meant for YOLOv5's SGD bias group; with one group per parameter, as
+        here, that would be an arbitrary tensor at 50x the lr)."""
+        warmup, total = self.warmup_iters(iters_per_epoch), self.epochs * iters_per_epoch
+        if iteration < warmup:
+            return (iteration + 1) / warmup
+        progress = (iteration - warmup) / max(total - 1 - warmup, 1)  # 0 at the peak, 1 at the last
+        progress = min(progress, 1.0)
+        if self.lr_schedule == "cosine":
+            progress = (1 - math.cos(math.pi * progress)) / 2
+        return 1 - (1 - self.lr_final_factor) * progress
+
+
+def iterations_per_epoch(train_images: int, batch_size: int, workers: int) -> int:
+    """Training iterations each worker runs per epoch (the sampler splits the images, then batches)."""
+    return max(math.ceil(math.ceil(train_images / workers) / batch_size), 1)
 
 
 def use_mixed_precision(optim_wrapper: dict, dtype: str = "float16") -> None:
@@ -66,10 +96,7 @@ def training_recipe(schedule: Schedule, *, optimizer_constructor: str, paramwise
         default_hooks=dict(
             timer=dict(type="IterTimerHook"),
             logger=dict(type="LoggerHook", interval=log_interval),
-            param_scheduler=dict(type="YOLOv5ParamSchedulerHook", scheduler_type=schedule.lr_schedule,
-                                 lr_factor=schedule.lr_final_factor, max_epochs=schedule.epochs,
-                                 warmup_epochs=schedule.warmup_epochs,
-                                 warmup_mim_iter=schedule.warmup_min_iters),  # sic: mmyolo's spelling
+            param_scheduler=dict(type="TrialLrScheduleHook", schedule=asdict(schedule)),
             checkpoint=None,  # checkpoints go through Ray Train (see trainables/hooks.py)
             sampler_seed=dict(type="DistSamplerSeedHook"),
         ),
