@@ -19,7 +19,9 @@ FINISHED_BUDGET = "finished_budget"  # True on the report of the trial's last ep
 ERROR = "error"                      # why a trial diverged
 INFEASIBLE_WHY = "infeasible"        # the limit an untrained trial broke: `fps 42.1 < min_fps 60`
 TRAIN_LOSS = "train_loss"
-LEARNING_RATE = "lr"
+LEARNING_RATE = "lr"                 # the detector weights' lr at the epoch's last iteration
+WARMUP_ITERS = "warmup_iters"        # the lr warm-up's length, in training iterations
+TRAIN_ITERS = "train_iters"          # training iterations so far (per worker)
 WALL_S = "wall_s"                    # seconds of training so far, resumes included
 CHECKPOINT_PATH = "checkpoint_path"  # Ray Train adds it to a report that carries a checkpoint
 # The speed lane's figures, in every report from the first on (they depend on the architecture).

@@ -110,6 +110,8 @@ class RayTrainReportHook(Hook):
             contract.EPOCH: runner.epoch,
             contract.TRAIN_LOSS: float(hub.get_scalar("train/loss").mean(iterations)),
             contract.LEARNING_RATE: trained_lr(runner),
+            contract.WARMUP_ITERS: hub.get_info(contract.WARMUP_ITERS, 0),
+            contract.TRAIN_ITERS: runner.iter,
             contract.WALL_S: self._wall_s(),
         }
 

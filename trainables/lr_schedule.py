@@ -10,6 +10,7 @@ from mmengine.hooks import Hook
 from mmyolo.registry import HOOKS
 
 from trainables.configs.recipe import Schedule
+from trainables.contract import WARMUP_ITERS
 
 
 @HOOKS.register_module()
@@ -26,6 +27,7 @@ class TrialLrScheduleHook(Hook):
             group.setdefault("initial_lr", group["lr"])  # saved with the optimizer: a resumed run keeps it
         per_epoch = len(runner.train_dataloader)
         warmup, total = self.schedule.warmup_iters(per_epoch), self.schedule.epochs * per_epoch
+        runner.message_hub.update_info(WARMUP_ITERS, warmup)  # reported with every epoch
         runner.logger.info(f"lr schedule: warm-up {warmup} of {total} iterations ({warmup / total:.0%}), "
                            f"then {self.schedule.lr_schedule} decay from lr {self.schedule.lr:g} to "
                            f"{self.schedule.lr * self.schedule.lr_final_factor:g}")

@@ -1,7 +1,8 @@
 """The fine-tuning advisor: each trial checked against the usual transfer-learning failure modes.
 
 After a search, every trial's curves (search/results/histories.py) are checked for overfitting, slow
-convergence, class imbalance, a missed speed target and cross-domain failure. Each finding is one
+convergence, class imbalance, a missed speed target, cross-domain failure, a warm-up that took most
+of the run, and a trial (or a whole study) that learned nothing. Each finding is one
 line: the trial, what went wrong, the numbers that show it, and what to try next. The thresholds
 are named below with the reason for each value; a trial too untrained to judge (mAP under
 `MIN_ACCURACY`) is not judged on its curve.
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 
 from search.results.histories import TrialHistory
 from search.space.schema import ObjectivesSpec
+from trainables.contract import TRAIN_ITERS, WARMUP_ITERS
 
 MIN_ACCURACY = 0.01
 """Below 1 mAP point a detector has learned next to nothing: its curve's ups and downs are noise."""
@@ -39,6 +41,10 @@ CROSS_DOMAIN_RATIO = 0.5
 dataset of the search. Datasets differ in difficulty, but not by a factor of two for a recipe
 that transfers; a gap that large says the domain is far from what the model was pretrained on."""
 
+LONG_WARMUP = 0.5
+"""A long warm-up: half or more of the iterations a trial trained were spent ramping the lr up, so
+the trial hardly trained at the lr it was given (the cap, warmup_max_fraction, was raised)."""
+
 SUGGEST = {
     "overfitting": "stop near the best epoch (epochs), or regularise: stronger augmentation "
                    "(mosaic_prob, mixup_prob), a higher weight_decay, freeze more (freeze_all, frozen_stages)",
@@ -50,6 +56,10 @@ SUGGEST = {
     "cross-domain failure": "prompt tuning with an MLP adapter (strategy: prompt, use_mlp_adapter: true), an "
                             "unfrozen backbone (frozen_stages: -1), class texts in this domain's words "
                             "(see spaces/cross-domain.yaml)",
+    "long warm-up": "a lower warmup_max_fraction (default 0.2), fewer warmup_epochs / warmup_min_iters, or "
+                    "more epochs",
+    "learned nothing": "the starting weights (model.checkpoint: the trial log's 'initial weights' line says what "
+                       "loaded), a higher lr, more epochs, and class texts that name what the boxes show",
 }
 
 
@@ -58,13 +68,14 @@ class Advice:
     """One finding: which trial, which failure mode, the numbers that triggered it, what to try."""
 
     dataset: str
-    trial_id: str
+    trial_id: str         # "" for a finding about the whole study
     failure: str
     evidence: str
     suggestion: str
 
     def line(self) -> str:
-        return f"trial {self.trial_id}: {self.failure}: {self.evidence}; try {self.suggestion}"
+        who = f"trial {self.trial_id}" if self.trial_id else "every trial"
+        return f"{who}: {self.failure}: {self.evidence}; try {self.suggestion}"
 
 
 def overfitting(history: TrialHistory, accuracy: str) -> str | None:
@@ -115,6 +126,21 @@ def speed_missed(history: TrialHistory, objectives: ObjectivesSpec) -> str | Non
             f"{values.get('size', '?')}, {size or '?'} px){smaller}")
 
 
+def long_warmup(history: TrialHistory) -> str | None:
+    warmup, trained = history.last.get(WARMUP_ITERS), history.last.get(TRAIN_ITERS)
+    if not warmup or not trained or warmup / trained < LONG_WARMUP:
+        return None
+    return f"the lr warm-up took {min(warmup, trained):.0f} of the {trained:.0f} iterations trained"
+
+
+def learned_nothing(history: TrialHistory, accuracy: str) -> str | None:
+    """Judged on trials that ran their budget: one stopped early may just not have got there yet."""
+    if not history.outcome.on_budget or history.outcome.accuracy >= MIN_ACCURACY:
+        return None
+    epochs = history.accuracy[-1][0] if history.accuracy else "?"
+    return f"{accuracy} {history.outcome.accuracy:.4f} after {epochs} epochs (under {MIN_ACCURACY:g})"
+
+
 def _same_settings(a: TrialHistory, b: TrialHistory) -> bool:
     return a.outcome.values == b.outcome.values
 
@@ -140,15 +166,31 @@ def advise(histories: Mapping[str, Sequence[TrialHistory]], objectives: Objectiv
     found = []
     for dataset, trials in histories.items():
         others = {name: h for name, h in histories.items() if name != dataset}
+        mine = []
         for history in trials:
             checks = {"overfitting": overfitting(history, objectives.accuracy),
                       "slow convergence": slow_convergence(history, objectives.accuracy),
                       "class imbalance": class_imbalance(history),
                       "speed target missed": speed_missed(history, objectives),
-                      "cross-domain failure": cross_domain(history, others, objectives.accuracy)}
-            found += [Advice(dataset, history.trial_id, failure, evidence, SUGGEST[failure])
-                      for failure, evidence in checks.items() if evidence is not None]
+                      "cross-domain failure": cross_domain(history, others, objectives.accuracy),
+                      "long warm-up": long_warmup(history),
+                      "learned nothing": learned_nothing(history, objectives.accuracy)}
+            mine += [Advice(dataset, history.trial_id, failure, evidence, SUGGEST[failure])
+                     for failure, evidence in checks.items() if evidence is not None]
+        found += _one_line_if_no_trial_learned(dataset, trials, mine, objectives.accuracy)
     return found
+
+
+def _one_line_if_no_trial_learned(dataset: str, trials: Sequence[TrialHistory], advice: list[Advice],
+                                  accuracy: str) -> list[Advice]:
+    """When every trial learned nothing the cause is shared (weights, data, texts): say it once."""
+    nothing = [a for a in advice if a.failure == "learned nothing"]
+    if len(trials) < 2 or len(nothing) < len(trials):
+        return advice
+    best = max(h.outcome.accuracy for h in trials)
+    study = Advice(dataset, "", "learned nothing", f"no trial reached {accuracy} {MIN_ACCURACY:g} "
+                   f"(best {best:.4f} of {len(trials)} trials)", SUGGEST["learned nothing"])
+    return [study] + [a for a in advice if a.failure != "learned nothing"]
 
 
 def format_advice(dataset: str, advice: Sequence[Advice], trials: int) -> str:

@@ -13,6 +13,7 @@ from search.results.advisor import (
     CROSS_DOMAIN_RATIO,
     GOOD_RECALL,
     OVERFIT_DROP,
+    MIN_ACCURACY,
     SLOW_GAIN,
     WEAK_RECALL,
     advise,
@@ -116,8 +117,10 @@ def test_each_failure_mode_is_found_with_the_numbers_that_triggered_it(store: tu
     # a weak class, but the others are not doing well either
     ([0.2, 0.21, 0.21], [2.0, 1.9, 1.8], {"recall50_crack": WEAK_RECALL - 0.01, "recall50_dent": GOOD_RECALL - 0.01,
                                           "recall50_rust": GOOD_RECALL - 0.02}, "finished"),
-    # an untrained model: its curve is not judged
-    ([0.004, 0.008, 0.002], [3.0, 2.5, 2.0], {}, "finished"),
+    # an untrained model stopped early by ASHA: neither its curve nor its mAP is judged
+    ([0.004, 0.008, 0.002], [3.0, 2.5, 2.0], {}, "stopped_early"),
+    # a warm-up of just under half the iterations trained
+    ([0.2, 0.21, 0.21], [2.0, 1.9, 1.8], GOOD | {"warmup_iters": 49, "train_iters": 100}, "finished"),
 ])
 def test_no_advice_below_the_thresholds(store: tuple[MlflowClient, str], maps: list[float], losses: list[float],
                                         last: dict[str, float], status: str) -> None:
@@ -146,3 +149,31 @@ def test_an_unreachable_mlflow_leaves_the_advisor_the_outcomes_only(capsys: pyte
     assert history.outcome.trial_id == "t1" and history.accuracy == [] and history.last == {}
     assert "without per-epoch curves, MLflow cannot be read" in capsys.readouterr().err
     assert [a.failure for a in advise({"ct": [history]}, OBJECTIVES)] == ["speed target missed"]
+
+
+def test_a_trial_that_learned_nothing_or_mostly_warmed_up_is_named(store: tuple[MlflowClient, str]) -> None:
+    client, experiment = store
+    fine = GOOD | {"fps": 50.0}
+    study = _study(client, experiment, {
+        "healthy": ([0.30, 0.33, 0.34], [2.0, 1.6, 1.5], fine, SETTINGS, "finished"),
+        "untrained": ([0.004, 0.008, 0.002], [3.0, 2.5, 2.0], fine, SETTINGS | {"lr": 1e-5}, "finished"),
+        "warming": ([0.30, 0.33, 0.34], [2.0, 1.6, 1.5], fine | {"warmup_iters": 90, "train_iters": 100},
+                    SETTINGS | {"lr": 3e-3}, "finished"),
+    })
+    found = {(a.trial_id, a.failure): a.line() for a in advise({"d": study}, OBJECTIVES)}
+    assert set(found) == {("untrained", "learned nothing"), ("warming", "long warm-up")}
+    assert found["untrained", "learned nothing"].startswith(
+        f"trial untrained: learned nothing: map 0.0020 after 3 epochs (under {MIN_ACCURACY:g}); try the starting "
+        "weights")
+    assert "the lr warm-up took 90 of the 100 iterations trained" in found["warming", "long warm-up"]
+
+
+def test_a_study_where_no_trial_learned_gets_one_line(store: tuple[MlflowClient, str]) -> None:
+    client, experiment = store
+    study = _study(client, experiment, {
+        f"t{k}": ([0.0, 0.001 * k], [3.0, 2.9], GOOD | {"fps": 50.0}, SETTINGS | {"lr": 1e-4 * k}, "finished")
+        for k in (1, 2, 3)})
+    (advice,) = advise({"d": study}, OBJECTIVES)
+    assert advice.line().startswith("every trial: learned nothing: no trial reached map 0.01 (best 0.0030 of 3 "
+                                    "trials); try the starting weights (model.checkpoint")
+    assert format_advice("d", [advice], 3).startswith("advisor (d, 3 trials checked): 1 finding(s)")
