@@ -21,8 +21,27 @@ from trainables.speed_constraints import SpeedConstraints
 from trainables.speed_protocol import SpeedProtocol
 from trainables.text_encoder import CLIP_BASE, TextEncoderNotFound, text_width
 
-__all__ = ["CLIP_BASE", "ConfigBuilder", "TextEncoderNotFound", "TrainedTrial", "TrialResources", "export_trial",
-           "make_trainable", "text_width", "time_end_to_end"]
+__all__ = ["CLIP_BASE", "ConfigBuilder", "StartWeightsRefused", "TextEncoderNotFound", "TrainedTrial",
+           "TrialResources", "check_start_weights", "export_trial", "make_trainable", "text_width",
+           "time_end_to_end"]
+
+
+class StartWeightsRefused(ValueError):
+    """The starting checkpoint cannot be read, or is not a checkpoint of the trial's detector."""
+
+
+def check_start_weights(params: TrialParams, data: DatasetFiles) -> str:
+    """What `params.load_from` gives the detector these parameters build (the load report), checked
+    on this process before any trial trains; StartWeightsRefused says why a file cannot start one."""
+    import pickle
+
+    from trainables.configs.yolo_world import check_start_checkpoint
+    from trainables.yolo_world.models.checkpoints import CheckpointMismatchError
+
+    try:
+        return check_start_checkpoint(params, data)
+    except (CheckpointMismatchError, KeyError, OSError, pickle.UnpicklingError, RuntimeError) as error:
+        raise StartWeightsRefused(str(error).strip("'\"")) from None
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,11 @@ CHECKPOINT_PATH = "checkpoint_path"  # Ray Train adds it to a report that carrie
 # The speed lane's figures, in every report from the first on (they depend on the architecture).
 FPS, LATENCY_MS, PARAMS_M, GFLOPS = "fps", "latency_ms", "params_m", "gflops"
 ARCH_KEY, SPEED_PROTOCOL = "arch_key", "speed_protocol"
+# What the starting checkpoint gave (trials that start from one): tensors loaded of those in the
+# model, and of its class-independent ones (image backbone, neck, box regression).
+START_WEIGHTS = "start_weights"      # the group's name inside the trial
+START_LOADED, START_TENSORS = "start_tensors_loaded", "start_tensors"
+START_CORE_LOADED, START_CORE_TENSORS = "start_core_loaded", "start_core_tensors"
 # Per-class evaluation metrics: `ap_<class>` and `recall50_<class>` (recall at IoU 0.5).
 AP_PREFIX, RECALL50_PREFIX = "ap_", "recall50_"
 

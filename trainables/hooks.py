@@ -22,7 +22,7 @@ from trainables.contract import CHECKPOINT_FILE, HISTORY_FILE
 from trainables.cpu_lane import TrainingShare
 from trainables.lr_schedule import trained_lr
 from trainables.speed_lane import LaneRequest, lane_speed
-from trainables.yolo_world.models.checkpoints import load_checkpoint
+from trainables.yolo_world.models.checkpoints import load_start_weights
 
 
 class NonFiniteLossError(RuntimeError):
@@ -123,7 +123,7 @@ class RayTrainReportHook(Hook):
             report |= self._train_metrics(runner)
         final = self.val_only or runner.epoch >= runner.max_epochs
         report[contract.FINISHED_BUDGET] = final
-        report |= self._speed_metrics
+        report |= self._speed_metrics | runner.message_hub.get_info(contract.START_WEIGHTS, {})
         folder = None
         if get_rank() == 0 and not self.val_only:  # evaluation alone changes no weights
             self._history.append(report | {"timestamp": time.time()})
@@ -171,8 +171,10 @@ class PretrainedWeightsHook(Hook):
     """Start from a user's checkpoint (official or worldtune), loading every weight that fits.
 
     mmengine's own `load_from` would refuse official checkpoints under torch's safe loader and
-    fail on any shape difference (another embed_dims, class count); this loads what fits, logs
-    what did not and why, and copies the result into the EMA model so both start equal.
+    fail on any shape difference (another embed_dims, class count); this loads what fits, refuses
+    a file that leaves most class-independent weights unloaded (`require_start_weights`), logs
+    what did not fit and why, reports the counts with every epoch, and copies the result into the
+    EMA model so both start equal.
     """
 
     priority = "VERY_HIGH"
@@ -185,8 +187,12 @@ class PretrainedWeightsHook(Hook):
         if self._loaded:
             return
         detector = _detector(runner)
-        report = load_checkpoint(detector, self.checkpoint, strict=False)
+        report = load_start_weights(detector, self.checkpoint)
         runner.logger.info(f"initial weights: {report}")
+        core_loaded, core = report.class_independent
+        runner.message_hub.update_info(contract.START_WEIGHTS, {
+            contract.START_LOADED: len(report.loaded), contract.START_TENSORS: len(report.model_keys),
+            contract.START_CORE_LOADED: core_loaded, contract.START_CORE_TENSORS: core})
         ema = _ema_model(runner)
         if ema is not None:
             ema.load_state_dict(detector.state_dict())

@@ -16,7 +16,8 @@ from typing import Any
 from search.datasets import DEMO_DATASETS, ensure_demo_dataset, ensure_valid
 from search.errors import SpaceError, WorldtuneError
 from search.space.loading import Space, load_space
-from search.study.plan import Cluster, dataset_files, describe, make_plan
+from search.study.plan import Cluster, SearchPlan, dataset_files, describe, make_plan
+from trainables.params import TrialParams
 from trainables.values import did_you_mean
 
 
@@ -71,6 +72,23 @@ def _check_datasets(space: Space) -> None:
         print(f"[worldtune] dataset {files.name!r}: {files.root} checked, no problems", flush=True)
 
 
+def _check_start_weights(plan: SearchPlan) -> None:
+    """Load each starting checkpoint into the detector the fixed values build (the first
+    dataset's classes) before any trial trains: a file that is not a checkpoint of this model
+    stops the search here, naming the file and the keys that did not fit."""
+    study = plan.studies[0]
+    checkpoint = study.space.fixed.get("load_from")
+    if not checkpoint:
+        return
+    from trainables.api import StartWeightsRefused, check_start_weights
+
+    try:
+        report = check_start_weights(TrialParams.from_dict(study.space.fixed), study.dataset)
+    except StartWeightsRefused as error:
+        raise SpaceError(plan.space.file, "model.checkpoint", str(error)) from None
+    print("[worldtune] starting weights: " + report.replace("\n", "\n  "), flush=True)
+
+
 def run_search(request: SearchRequest) -> int:
     """The search, or the plan alone for a dry run; the exit status."""
     connection = None
@@ -91,6 +109,7 @@ def run_search(request: SearchRequest) -> int:
                 print(f"[worldtune] metrics: {connection.metrics}", flush=True)
         plan = make_plan(space, cluster, search_id)
         print("[worldtune] plan:\n" + describe(plan), flush=True)
+        _check_start_weights(plan)
         if request.dry_run:
             return 0
         from search.results.analysis import analyse

@@ -31,7 +31,8 @@ BASE = TrialParams(size="tiny", image_size=160, text_encoder="some/encoder", clo
 
 TRAINING_CHANGES = {
     "freeze_all": True, "frozen_stages": 2, "lr": 1e-3, "weight_decay": 0.01, "batch_size": 4, "epochs": 7,
-    "warmup_epochs": 1.0, "warmup_min_iters": 5, "warmup_max_fraction": 0.5, "lr_schedule": "cosine", "cls_loss": "focal",
+    "warmup_epochs": 1.0, "warmup_min_iters": 5, "warmup_max_fraction": 0.5, "lr_schedule": "cosine",
+    "cls_loss": "focal",
     "focal_gamma": 1.5, "focal_alpha": 0.5, "mosaic_prob": 0.5, "mixup_prob": 0.2, "close_mosaic_epochs": 2,
     "amp": False, "seed": 3,
 }

@@ -70,18 +70,31 @@ def _plain_model(params: TrialParams, data: DatasetFiles, num_classes: int) -> d
                                       freeze_head=params.freeze_all)
 
 
-def _reparameterized_start(model: dict[str, Any], params: TrialParams, embeddings: str,
-                           work_dir: Path) -> tuple[dict[str, Any], str]:
-    """The text-free model and its initial weights: the start point with the classes baked in."""
+def _without_text_tower(model: dict[str, Any], load_from: str | None) -> tuple[torch.nn.Module, str]:
+    """The detector without its text tower, from `load_from`'s weights when given (checked by
+    `load_start_weights`), and the load's report ('' without a checkpoint)."""
     from trainables.yolo_world.models.build import build_model
-    from trainables.yolo_world.models.checkpoints import load_checkpoint
-    from trainables.yolo_world.models.reparameterize import reparameterize_state_dict
+    from trainables.yolo_world.models.checkpoints import load_start_weights
 
     plain = copy.deepcopy(model)
     plain["backbone"].update(text_model=None, with_text_model=False)
     detector = build_model(plain)
-    if params.load_from:
-        load_checkpoint(detector, params.load_from, strict=False)
+    return detector, str(load_start_weights(detector, load_from)) if load_from else ""
+
+
+def check_start_checkpoint(params: TrialParams, data: DatasetFiles) -> str:
+    """What `params.load_from` gives this trial's detector, checked before anything trains: the
+    load's report; StartCheckpointError for a file that is not a checkpoint of this model."""
+    model = _plain_model(params, data, len(load_class_texts(data.class_text_file)))
+    return _without_text_tower(model, params.load_from)[1]
+
+
+def _reparameterized_start(model: dict[str, Any], params: TrialParams, embeddings: str,
+                           work_dir: Path) -> tuple[dict[str, Any], str]:
+    """The text-free model and its initial weights: the start point with the classes baked in."""
+    from trainables.yolo_world.models.reparameterize import reparameterize_state_dict
+
+    detector, _ = _without_text_tower(model, params.load_from)
     class_embeddings = torch.from_numpy(np.load(embeddings))
     path = work_dir / INIT_CHECKPOINT
     torch.save({"state_dict": reparameterize_state_dict(detector.state_dict(), class_embeddings)}, path)

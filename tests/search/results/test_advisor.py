@@ -12,8 +12,8 @@ from mlflow.tracking import MlflowClient
 from search.results.advisor import (
     CROSS_DOMAIN_RATIO,
     GOOD_RECALL,
-    OVERFIT_DROP,
     MIN_ACCURACY,
+    OVERFIT_DROP,
     SLOW_GAIN,
     WEAK_RECALL,
     advise,

@@ -24,6 +24,7 @@ from trainables.yolo_world.models import (
     prompt_tuning_config,
     reparameterize_detector,
 )
+from trainables.yolo_world.models.checkpoints import StartCheckpointError, require_start_weights
 
 CLASSES = ["scratch", "dent", "rust"]
 SIZE = 64
@@ -175,6 +176,19 @@ def test_embed_dims_other_than_the_text_width_loads_the_rest_of_official_weights
     state = model.state_dict()
     assert all(torch.equal(state[k], official[k]) for k in report.loaded)
     assert len(report.loaded) == len(official) - len(mismatched)
+    core_loaded, core = report.class_independent
+    assert core_loaded == core > 300, "the image backbone, neck and box regression all loaded"
+    require_start_weights(report)  # a fine start: the differences are the expected ones, named so
+    assert "expected: another embed_dims" in str(report)
+    assert str(report).startswith(f"checkpoint [state_dict]: {len(report.loaded)} of {len(state)} model tensors")
+
+
+def test_a_checkpoint_of_another_size_is_refused_as_a_start() -> None:
+    official = torch.load(FIXTURES / "tiny_v2_vectors.pt")["state_dict"]
+    model = build_model(model_config("s", num_classes=6, with_text_model=False, with_data_preprocessor=False))
+    report = load_checkpoint(model, {"state_dict": official}, strict=False)
+    with pytest.raises(StartCheckpointError, match=r"only \d+ of \d+ class-independent weights(.|\n)*other shape"):
+        require_start_weights(report)
 
 
 def test_num_classes_above_head_width_is_reported() -> None:
