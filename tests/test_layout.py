@@ -13,7 +13,8 @@ from tests.project import ROOT
 PACKAGES = ("search", "trainables")
 PLAIN_TRAINABLES = {"trainables", "trainables.api", "trainables.contract", "trainables.params",
                     "trainables.dataset_files", "trainables.speed_protocol", "trainables.speed_constraints",
-                    "trainables.architecture", "trainables.resources", "trainables.text_encoder", "trainables.values"}
+                    "trainables.architecture", "trainables.resources", "trainables.text_encoder", "trainables.values",
+                    "trainables.configs", "trainables.configs.recipe"}
 """What the service may import of trainables: the façade and plain data (no torch, Ray or mmyolo)."""
 
 

@@ -4,7 +4,8 @@ The service (search/) plans, resolves text encoders, starts trials, times the fr
 and exports models through these names; each imports the training stack (torch, mmyolo, Ray
 Train) only when called, in the process that does the work. Besides this module the service
 reads only plain data from trainables: the result contract (`contract`), the trial parameters
-(`params`), dataset files, speed protocol and limits, architecture keys. tests/test_layout.py
+(`params`), dataset files, speed protocol and limits, architecture keys, the lr schedule's
+arithmetic (`configs.recipe`, for the plan's warm-up line). tests/test_layout.py
 holds the service to that.
 """
 from __future__ import annotations
@@ -23,7 +24,7 @@ from trainables.text_encoder import CLIP_BASE, TextEncoderNotFound, text_width
 
 __all__ = ["CLIP_BASE", "ConfigBuilder", "StartWeightsRefused", "TextEncoderNotFound", "TrainedTrial",
            "TrialResources", "check_start_weights", "export_trial", "make_trainable", "text_width",
-           "time_end_to_end"]
+           "time_end_to_end", "train_locally"]
 
 
 class StartWeightsRefused(ValueError):
@@ -113,3 +114,11 @@ def export_trial(values: Mapping[str, Any], data: DatasetFiles, checkpoint: str,
     from trainables.exported import write_exported
 
     return write_exported(values, data, checkpoint, folder, metrics=metrics, readme=readme)
+
+
+def train_locally(params: TrialParams, data: DatasetFiles, work_dir: Path, out: Path) -> dict[str, float]:
+    """Train a detector on this process, outside Ray (the demo start detector); its final weights
+    go to `out` ({'state_dict'}); returns its validation metrics (trainables/local_training.py)."""
+    from trainables.local_training import train_locally as train
+
+    return train(params, data, work_dir, out)

@@ -121,6 +121,10 @@ class TrialParams:
             self._fail("use_mlp_adapter", "only applies to strategy 'prompt' (prompt tuning)")
         if self.strategy == "zero_shot" and self.load_from is None:
             self._fail("strategy", "zero-shot evaluation needs a pretrained checkpoint in 'load_from'")
+        if self.strategy == "prompt" and self.load_from is None:
+            self._fail("strategy", "prompt tuning trains the class prompts of a frozen detector: it needs a "
+                                   "pretrained checkpoint in 'load_from' (model.checkpoint; 'demo' offline), a "
+                                   "random frozen detector learns nothing")
         defaults = TrialParams.__dataclass_fields__
         if self.cls_loss == "bce" and (self.focal_gamma, self.focal_alpha) != (
                 defaults["focal_gamma"].default, defaults["focal_alpha"].default):

@@ -1,10 +1,13 @@
-"""Seeded generators of the two demo detection datasets, written once in COCO format.
+"""Seeded generators of the demo detection datasets, written once in COCO format.
 
 `demo-defects` (a small industrial inspection set: defects on brushed metal) and `demo-ct`
 (grayscale scan-like slices with lesions, nothing like natural photos) let the whole service run
-offline on a laptop. Objects have distinct looks, varied sizes (some a few pixels), imbalanced
-class frequencies and boxes measured from the painted pixels, so a tiny detector learns them in a
-few CPU epochs. The same seed always gives the same bytes.
+offline on a laptop; `demo-general` (everyday shapes in any colour on soft, colourful scenes) is
+the broad set the demo start detector is pretrained on (search/datasets/demo_start.py), so that
+prompt tuning, the reparameterized model and zero-shot have a trained detector to start from.
+Objects have distinct looks, varied sizes (some a few pixels), imbalanced class frequencies and
+boxes measured from the painted pixels, so a tiny detector learns them in a few CPU epochs. The
+same seed always gives the same bytes.
 """
 from __future__ import annotations
 
@@ -154,7 +157,69 @@ CT = DemoRecipe(
     background=_body, width=256, height=256, grayscale=True, max_objects=4,
 )
 
-RECIPES: dict[str, DemoRecipe] = {"demo-defects": DEFECTS, "demo-ct": CT}
+# ---------------------------------------------------------------- demo-general: shapes in scenes
+def _scene(grid: shapes.Grid, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A colourful, smooth backdrop: two colours blended along a random direction, soft blotches."""
+    h, w = grid[0].shape
+    angle = rng.uniform(0, 2 * np.pi)
+    ramp = ((grid[1] / w - 0.5) * np.cos(angle) + (grid[0] / h - 0.5) * np.sin(angle) + 0.5)[..., None]
+    image = (1 - ramp) * rng.uniform(0.1, 0.9, 3) + ramp * rng.uniform(0.1, 0.9, 3)
+    for _ in range(rng.integers(2, 5)):
+        soft = shapes.ellipse(grid, rng.uniform(0, w), rng.uniform(0, h), rng.uniform(20, 60), rng.uniform(20, 60))
+        image += 0.12 * soft[..., None] * rng.uniform(-1, 1, 3)
+    image += rng.normal(0, 0.02, image.shape)
+    return np.clip(image, 0, 1), np.ones((h, w), bool)
+
+
+def _colour(rng: np.random.Generator) -> np.ndarray:
+    colour = rng.uniform(0, 1, 3)
+    colour[rng.integers(3)] = rng.choice([0.05, 0.95])  # saturated enough to stand out
+    return colour
+
+
+def _disc(grid, rng, cx, cy, image):
+    r = rng.uniform(5, 24)
+    return shapes.ellipse(grid, cx, cy, r, r * rng.uniform(0.8, 1.0), rng.uniform(0, np.pi)), _colour(rng)
+
+
+def _ring(grid, rng, cx, cy, image):
+    r, width = rng.uniform(9, 26), rng.uniform(2, 5)
+    return np.clip(shapes.ellipse(grid, cx, cy, r, r) - shapes.ellipse(grid, cx, cy, r - width, r - width), 0, 1), \
+        _colour(rng)
+
+
+def _square(grid, rng, cx, cy, image):
+    return shapes.square(grid, cx, cy, rng.uniform(5, 20), rng.uniform(0, np.pi / 2)), _colour(rng)
+
+
+def _bar(grid, rng, cx, cy, image):
+    length, angle = rng.uniform(24, 70), rng.uniform(0, np.pi)
+    dx, dy = np.cos(angle) * length / 2, np.sin(angle) * length / 2
+    return shapes.segment(grid, cx - dx, cy - dy, cx + dx, cy + dy, rng.uniform(4, 9)), _colour(rng)
+
+
+def _zigzag(grid, rng, cx, cy, image):
+    step, angle = rng.uniform(7, 12), rng.uniform(0, np.pi)
+    along, across = np.array([np.cos(angle), np.sin(angle)]), np.array([-np.sin(angle), np.cos(angle)])
+    points = [np.array([cx, cy]) + (k - 2) * step * along + (step if k % 2 else -step) * 0.6 * across
+              for k in range(5)]
+    return shapes.polyline(grid, np.array(points), rng.uniform(2, 4)), _colour(rng)
+
+
+def _patch(grid, rng, cx, cy, image):
+    alpha = shapes.blob(grid, rng, cx, cy, rng.uniform(8, 26), roughness=0.5)
+    texture = rng.normal(0, 0.08, grid[0].shape)[..., None]
+    return alpha, np.clip(_colour(rng) + texture, 0, 1)
+
+
+GENERAL = DemoRecipe(
+    classes=("disc", "ring", "square", "bar", "zigzag", "patch"),
+    class_weights=(1, 1, 1, 1, 1, 1),
+    painters=(_disc, _ring, _square, _bar, _zigzag, _patch),
+    background=_scene, width=256, height=224, grayscale=False, max_objects=6,
+)
+
+RECIPES: dict[str, DemoRecipe] = {"demo-defects": DEFECTS, "demo-ct": CT, "demo-general": GENERAL}
 SPLIT_SIZES = {"train": 300, "val": 60}
 DEFAULT_SEED = 0
 

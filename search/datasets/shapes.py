@@ -28,6 +28,13 @@ def ellipse(grid: Grid, cx: float, cy: float, rx: float, ry: float, angle: float
     return _edge((1.0 - np.sqrt(u * u + v * v)) * min(rx, ry))
 
 
+def square(grid: Grid, cx: float, cy: float, half: float, angle: float = 0.0) -> np.ndarray:
+    ys, xs = grid
+    c, s = np.cos(angle), np.sin(angle)
+    u, v = (xs - cx) * c + (ys - cy) * s, -(xs - cx) * s + (ys - cy) * c
+    return _edge(half - np.maximum(np.abs(u), np.abs(v)))
+
+
 def blob(grid: Grid, rng: np.random.Generator, cx: float, cy: float, radius: float,
          roughness: float = 0.25) -> np.ndarray:
     """An irregular closed shape: a circle whose radius varies with the angle."""

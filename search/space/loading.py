@@ -23,6 +23,9 @@ from trainables.values import did_you_mean
 PARAMETER_NAMES = [f.name for f in fields(TrialParams)]
 MODEL_KEYS = {"size": "size", "checkpoint": "load_from", "text_encoder": "text_encoder"}
 """`model:` section key -> the trial parameter it sets."""
+CHECKPOINT_REFERENCES = ("demo",)
+"""`model.checkpoint` values the plan resolves to a file: 'demo', the demo start detector
+(search/datasets/demo_start.py), made on first use."""
 MAX_VALUES = 100_000
 """A space file is a page of settings. Far more values means YAML aliases expanding exponentially
 (a "billion laughs" file): checking or even printing it would take minutes and gigabytes."""
@@ -89,10 +92,18 @@ def _apply_overrides(data: dict[str, Any], overrides: dict[str, Any]) -> dict[st
     return data
 
 
+def checked_params(values: dict[str, Any]) -> TrialParams:
+    """The trial's own checks on `values` (what a trial with them would be built from). A checkpoint
+    reference is only resolved by the plan (it may take training): the checks see a file in its place."""
+    values = {k: from_choice_value(v) for k, v in values.items()}
+    if values.get("load_from") in CHECKPOINT_REFERENCES:
+        values["load_from"] = __file__  # any existing file: what is checked here is that one is given
+    return TrialParams.from_dict(values)
+
+
 def _check_values(file: Path | str, key: str, values: dict[str, Any]) -> None:
-    """Run the trial's own checks on `values` (what a trial with them would be built from)."""
     try:
-        TrialParams.from_dict({k: from_choice_value(v) for k, v in values.items()})
+        checked_params(values)
     except InvalidTrialParams as error:
         raise SpaceError(file, key, str(error)) from None
 
@@ -131,7 +142,7 @@ def _check_parameters(spec: SpaceSpec, file: Path | str) -> None:
         condition = {k: (v[0] if isinstance(v, list) else v) for k, v in (param.when or {}).items()}
         for value in _candidates(param):
             try:
-                TrialParams.from_dict(base | condition | {name: from_choice_value(value)})
+                checked_params(base | condition | {name: value})
             except InvalidTrialParams as error:
                 raise SpaceError(file, key, f"value {from_choice_value(value)!r} is invalid with the fixed "
                                  f"values and its 'when' condition: {error}") from None

@@ -20,7 +20,7 @@ from typing import Any
 from search.datasets import DEMO_DATASETS, DatasetFiles, default_data_root
 from search.errors import SpaceError
 from search.space.distributions import SearchSpace
-from search.space.loading import Space
+from search.space.loading import CHECKPOINT_REFERENCES, Space
 from search.space.schema import MLFLOW_ARTIFACTS, SQLITE, DatasetSpec, ParamSpec, default_tracking_uri
 from search.tracking.experiment import experiment_name
 from trainables.api import CLIP_BASE, TextEncoderNotFound, TrialResources, text_width
@@ -29,6 +29,7 @@ from trainables.dataset_files import Split
 from trainables.params import TrialParams
 
 SPECIAL_TEXT_ENCODERS = ("auto", "demo")
+DEMO_CHECKPOINT = CHECKPOINT_REFERENCES[0]
 DRIVER_RESOURCE = "worldtune_driver"
 """Custom resource of the nodes that host trial drivers (the on-demand head of cluster/ configs):
 a lost spot worker then never takes a trial's driver, nor its Train controller, with it."""
@@ -172,7 +173,21 @@ def _resolved_values(space: Space, on_cpu: bool, notes: list[str]) -> tuple[dict
     if encoder and encoder.values:
         values = [resolve_text_encoder(v, space.file, "parameters.text_encoder") for v in encoder.values]
         parameters["text_encoder"] = replace(encoder, values=values)
+    if fixed.get("load_from") == DEMO_CHECKPOINT:
+        fixed["load_from"] = _demo_checkpoint(space, fixed, notes)
     return fixed, parameters
+
+
+def _demo_checkpoint(space: Space, fixed: dict[str, Any], notes: list[str]) -> str:
+    """`checkpoint: demo`: the demo start detector of the trials' size and text encoder (trained once)."""
+    if "size" in space.spec.parameters or "text_encoder" in space.spec.parameters:
+        raise SpaceError(space.file, "model.checkpoint", "'demo' is one detector per size and text encoder, and "
+                         "this space searches them: fix size and text_encoder, or give a checkpoint per search")
+    from search.datasets.demo_start import PRETRAIN_SET, ensure_demo_checkpoint
+
+    path = ensure_demo_checkpoint(default_data_root(), fixed["size"], fixed["text_encoder"])
+    notes.append(f"starting weights: the demo start detector, pretrained on {PRETRAIN_SET} ({path})")
+    return str(path)
 
 
 def _resources(space: Space, cluster: Cluster, notes: list[str]) -> tuple[TrialResources, int]:

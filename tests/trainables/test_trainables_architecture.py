@@ -69,8 +69,8 @@ def test_loading_weights_and_an_mlp_adapter_keep_the_key(tmp_path) -> None:
     checkpoint = tmp_path / "start.pth"
     checkpoint.write_bytes(b"weights")
     assert key(TrialParams.from_dict(BASE.as_dict() | {"load_from": str(checkpoint)})) == key(BASE)
-    prompt = TrialParams.from_dict(BASE.as_dict() | {"strategy": "prompt"})
-    adapter = TrialParams.from_dict(BASE.as_dict() | {"strategy": "prompt", "use_mlp_adapter": True})
+    prompt = TrialParams.from_dict(BASE.as_dict() | {"strategy": "prompt", "load_from": str(checkpoint)})
+    adapter = TrialParams.from_dict(prompt.as_dict() | {"use_mlp_adapter": True})
     assert key(prompt) == key(adapter) == key(BASE), "prompt tuning deploys the same text-path network"
 
 

@@ -74,7 +74,10 @@ def test_embed_dims_other_than_the_text_width_adds_a_projection(defects, tiny_cl
 
 
 def test_prompt_tuning_learns_prompts_on_the_dataset_labels(defects, tiny_clip_path, tmp_path) -> None:
-    cfg = _config(defects, tiny_clip_path, tmp_path, strategy="prompt", use_mlp_adapter=True)
+    checkpoint = tmp_path / "start.pth"  # prompt tuning needs one; building the config does not read it
+    torch.save({"state_dict": {}}, checkpoint)
+    cfg = _config(defects, tiny_clip_path, tmp_path, strategy="prompt", use_mlp_adapter=True,
+                  load_from=str(checkpoint))
     assert (tmp_path / "work" / "class_embeddings.npy").is_file()
     model = build_model(cfg["model"])
     trainable = {name.split(".")[0] for name, p in model.named_parameters() if p.requires_grad}

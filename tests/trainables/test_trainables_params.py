@@ -28,6 +28,7 @@ def test_defaults_are_the_official_v2_recipe() -> None:
     (dict(neck_embed_channels=[128, 256, 512], neck_num_heads=[3, 8, 16]), "level 0: 3 heads do not divide 128"),
     (dict(use_mlp_adapter=True), "'use_mlp_adapter' = True: only applies to strategy 'prompt'"),
     (dict(strategy="zero_shot"), "zero-shot evaluation needs a pretrained checkpoint"),
+    (dict(strategy="prompt"), "prompt tuning trains the class prompts of a frozen detector: it needs a pretrained"),
     (dict(focal_gamma=1.0), "set cls_loss: focal"),
     (dict(epochs=5, close_mosaic_epochs=10), "'close_mosaic_epochs' = 10: is more than the 5 training epochs"),
     (dict(load_from="/no/such.pth"), "'load_from' = '/no/such.pth': no such checkpoint file"),
@@ -40,6 +41,6 @@ def test_bad_values_are_rejected_by_name(values: dict, message: str) -> None:
 
 def test_valid_combinations_pass_and_lists_become_tuples() -> None:
     params = TrialParams.from_dict(dict(size="tiny", strategy="prompt", use_mlp_adapter=True, cls_loss="focal",
-                                        focal_gamma=1.5, neck_num_heads=[2, 4, 8], lr=1))
+                                        focal_gamma=1.5, neck_num_heads=[2, 4, 8], lr=1, load_from=__file__))
     assert params.neck_num_heads == (2, 4, 8) and params.lr == 1
     assert TrialParams.from_dict(params.as_dict()) == params

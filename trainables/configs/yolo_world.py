@@ -143,7 +143,8 @@ def build_trial_config(params: TrialParams, data: DatasetFiles, work_dir: str | 
     cfg = training_recipe(
         schedule, optimizer_constructor="YOLOWv5OptimizerConstructor",
         paramwise_cfg=dict(custom_keys={"backbone.text_model": dict(lr_mult=TEXT_MODEL_LR_MULT),
-                                        "logit_scale": dict(weight_decay=0.0)}),
+                                        "logit_scale": dict(weight_decay=0.0),
+                                        "embeddings": dict(weight_decay=0.0)}),  # prompt tuning's prompts
         stage2_pipeline=data_cfg["train_pipeline_stage2"], val_ann_file=str(data.val.annotation_file),
         work_dir=str(work_dir), seed=params.seed, log_interval=log_interval)
     speed = LaneRequest(

@@ -67,6 +67,10 @@ def test_shipped_spaces_plan_on_a_cpu_laptop(name: str, small_demo_root: Path, m
         assert study.experiment_dir.is_absolute() and study.optuna_db.is_absolute()
     assert plan.resources.gpus_per_worker == 0 and plan.max_concurrent <= 2
     assert "cpu_fallback" in describe(plan)
+    if name != "lightweight":  # prompt tuning and small-sample fine-tuning start from a trained detector
+        start = Path(study.space.fixed["load_from"])
+        assert start.parent == small_demo_root / "demo-start" and start.is_file(), "the demo start detector"
+        assert f"starting weights: the demo start detector, pretrained on demo-general ({start})" in describe(plan)
 
 
 def test_flags_override_the_file_and_gpus_are_used_when_there(small_demo_root: Path, monkeypatch) -> None:
