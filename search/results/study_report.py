@@ -90,7 +90,8 @@ def format_study(report: StudyReport, searched: Sequence[str], objectives: Objec
              text_table(rows(report, searched))]
     protocols = sorted({o.speed_protocol for o in report.outcomes if o.speed_protocol})
     if protocols:
-        lines.append(f"  speed: the speed lane, once per architecture (arch), {'; '.join(protocols)}")
+        lines.append(f"  speed: the speed lane, once per architecture (arch), {'; '.join(protocols)}; params_m: "
+                     f"the deployed network's weights (millions; no text tower, whatever the strategy)")
     if report.end_to_end:
         lines.append(f"  fps_e2e (front only, trained weights): {report.end_to_end}")
     infeasible = [f"{o.trial_id} {o.infeasible}" for o in report.outcomes if o.status == TrialEnd.INFEASIBLE]

@@ -204,3 +204,22 @@ def test_text_count_must_match_num_train_classes(tiny_clip_path: Path) -> None:
     model = build(tiny_config(tiny_clip_path))
     with pytest.raises(ValueError, match="4 class texts per image but num_train_classes=3"):
         train_steps(model, batch(CLASSES + [""]))
+
+
+def test_params_m_counts_the_deployed_weights_for_every_strategy(tiny_clip_path: Path) -> None:
+    """The same definition for each strategy: the network a deployment runs, without the text tower
+    (class features are fixed first), so an MLP adapter (folded into the prompts) adds nothing."""
+    from trainables.speed import deployed_params_m, deployment_copy
+
+    base = tiny_config(tiny_clip_path)
+    text_path = build(base)
+    tower = sum(p.numel() for p in text_path.backbone.text_model.parameters())
+    assert tower > 0
+    normal = deployed_params_m(deployment_copy(text_path, CLASSES))
+    assert normal * 1e6 < sum(p.numel() for p in text_path.parameters()) - tower + 1, "no text tower"
+    prompt = deployed_params_m(deployment_copy(build(prompt_tuning_config(base))))
+    adapter = deployed_params_m(deployment_copy(build(prompt_tuning_config(base, use_mlp_adapter=True))))
+    reparameterized = deployed_params_m(deployment_copy(reparameterize_detector(text_path, base, texts=CLASSES)))
+    assert prompt == adapter, "the adapter is folded into the fixed prompts"
+    assert round(abs(prompt - normal) * 1e6) == len(CLASSES) * 32, "the text path's network, with its prompts"
+    assert 0 < normal - reparameterized < 0.01 * normal, "the text-guided layers baked into fixed weights"
