@@ -116,9 +116,11 @@ def export_trial(values: Mapping[str, Any], data: DatasetFiles, checkpoint: str,
     return write_exported(values, data, checkpoint, folder, metrics=metrics, readme=readme)
 
 
-def train_locally(params: TrialParams, data: DatasetFiles, work_dir: Path, out: Path) -> dict[str, float]:
-    """Train a detector on this process, outside Ray (the demo start detector); its final weights
-    go to `out` ({'state_dict'}); returns its validation metrics (trainables/local_training.py)."""
+def train_locally(params: TrialParams, data: DatasetFiles, work_dir: Path, out: Path, *,
+                  label: str) -> dict[str, float]:
+    """Train a detector on this process, outside Ray (the demo start detector), a console line per
+    epoch starting with `label`; its final weights go to `out` ({'state_dict'}); returns its
+    validation metrics (trainables/local_training.py)."""
     from trainables.local_training import train_locally as train
 
-    return train(params, data, work_dir, out)
+    return train(params, data, work_dir, out, label=label)

@@ -48,7 +48,7 @@ def ensure_demo_checkpoint(root: Path, size: str, text_encoder: str) -> Path:
     work_dir = Path(tempfile.mkdtemp(prefix="worldtune-demo-start-"))
     staging = out.with_name(f".{out.name}.{work_dir.name}")
     try:
-        metrics = train_locally(params, data, work_dir, staging)
+        metrics = train_locally(params, data, work_dir, staging, label="[worldtune] demo start detector")
         staging.replace(out)  # atomic: a half-written file never shows
     finally:
         staging.unlink(missing_ok=True)

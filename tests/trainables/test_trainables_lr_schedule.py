@@ -70,15 +70,13 @@ def test_the_logged_lr_of_a_real_run_reaches_the_searched_lr(small_demo_root: Pa
     import trainables.registry  # noqa: F401
     from trainables.configs.yolo_world import build_trial_config
     from trainables.dataset_files import DatasetFiles
+    from trainables.local_training import local_config
 
     data = DatasetFiles.standard("demo-defects", small_demo_root / "demo-defects")
     params = TrialParams(size="tiny", image_size=160, epochs=2, batch_size=8, close_mosaic_epochs=0, lr=4e-3,
                          warmup_max_fraction=0.5, text_encoder=str(tiny_clip_path))  # else official warm-up
-    cfg = build_trial_config(params, data, tmp_path / "work", num_data_workers=0)
-    cfg["custom_hooks"] = [h for h in cfg["custom_hooks"] if h["type"] != "RayTrainReportHook"]
-    cfg.pop("worldtune")
-    cfg["train_cfg"]["val_interval"] = 100  # training only
-    runner = Runner.from_cfg(Config(cfg))
+    runner = Runner.from_cfg(Config(local_config(build_trial_config(params, data, tmp_path / "work",
+                                                                    num_data_workers=0))))
     seen: list[list[float]] = []
     runner.register_hook(_LrRecorder(seen), priority="LOW")
     runner.train()
