@@ -16,7 +16,7 @@ import yaml
 
 from search.errors import SpaceError
 from search.space.distributions import from_choice_value, to_choice_value
-from search.space.schema import ParamSpec, SpaceSpec, load_section
+from search.space.schema import EarlierSearch, ParamSpec, SpaceSpec, load_section
 from trainables.params import InvalidTrialParams, TrialParams
 from trainables.values import did_you_mean
 
@@ -25,7 +25,7 @@ MODEL_KEYS = {"size": "size", "checkpoint": "load_from", "text_encoder": "text_e
 """`model:` section key -> the trial parameter it sets."""
 CHECKPOINT_REFERENCES = ("demo",)
 """`model.checkpoint` values the plan resolves to a file: 'demo', the demo start detector
-(search/datasets/demo_start.py), made on first use."""
+(search/datasets/demo_start.py), made on first use; an `EarlierSearch` is resolved there too."""
 MAX_VALUES = 100_000
 """A space file is a page of settings. Far more values means YAML aliases expanding exponentially
 (a "billion laughs" file): checking or even printing it would take minutes and gigabytes."""
@@ -96,7 +96,7 @@ def checked_params(values: dict[str, Any]) -> TrialParams:
     """The trial's own checks on `values` (what a trial with them would be built from). A checkpoint
     reference is only resolved by the plan (it may take training): the checks see a file in its place."""
     values = {k: from_choice_value(v) for k, v in values.items()}
-    if values.get("load_from") in CHECKPOINT_REFERENCES:
+    if isinstance(values.get("load_from"), EarlierSearch) or values.get("load_from") in CHECKPOINT_REFERENCES:
         values["load_from"] = __file__  # any existing file: what is checked here is that one is given
     return TrialParams.from_dict(values)
 

@@ -49,9 +49,18 @@ class DatasetSpec:
 
 
 @dataclass(frozen=True, kw_only=True)
+class EarlierSearch:
+    """`checkpoint: {search: ID, dataset: NAME}`: the model that an earlier search of this storage
+    recommended for that dataset; fine-tune on one domain, then transfer to the next."""
+
+    search: str
+    dataset: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class ModelSpec:
     size: str = "s"
-    checkpoint: str | None = None   # a YOLO-World checkpoint to start from (TrialParams.load_from)
+    checkpoint: str | EarlierSearch | None = None  # a file, 'demo', or an earlier search's model
     text_encoder: str = "auto"      # hub id in the local cache, a folder, an N x D .npy, auto, demo
 
 

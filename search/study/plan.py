@@ -18,10 +18,17 @@ from types import SimpleNamespace
 from typing import Any
 
 from search.datasets import DEMO_DATASETS, DatasetFiles, default_data_root
-from search.errors import SpaceError
+from search.errors import SpaceError, WorldtuneError
 from search.space.distributions import SearchSpace
 from search.space.loading import CHECKPOINT_REFERENCES, Space
-from search.space.schema import MLFLOW_ARTIFACTS, SQLITE, DatasetSpec, ParamSpec, default_tracking_uri
+from search.space.schema import (
+    MLFLOW_ARTIFACTS,
+    SQLITE,
+    DatasetSpec,
+    EarlierSearch,
+    ParamSpec,
+    default_tracking_uri,
+)
 from search.tracking.experiment import experiment_name
 from trainables.api import CLIP_BASE, TextEncoderNotFound, TrialResources, text_width
 from trainables.configs.recipe import Schedule, iterations_per_epoch
@@ -155,7 +162,7 @@ def resolve_text_encoder(value: str, file: Path, key: str) -> str:
     return str(ensure_demo_text_encoder(default_data_root()))
 
 
-def _resolved_values(space: Space, on_cpu: bool, notes: list[str]) -> tuple[dict[str, Any], dict]:
+def _resolved_values(space: Space, on_cpu: bool, mlflow_uri: str, notes: list[str]) -> tuple[dict[str, Any], dict]:
     """(fixed values, searched parameters) after the CPU fallback and text-encoder resolution."""
     spec = space.spec
     fixed = space.base_values()
@@ -175,7 +182,23 @@ def _resolved_values(space: Space, on_cpu: bool, notes: list[str]) -> tuple[dict
         parameters["text_encoder"] = replace(encoder, values=values)
     if fixed.get("load_from") == DEMO_CHECKPOINT:
         fixed["load_from"] = _demo_checkpoint(space, fixed, notes)
+    elif isinstance(fixed.get("load_from"), EarlierSearch):
+        fixed["load_from"] = _earlier_search_checkpoint(space, fixed["load_from"], mlflow_uri, notes)
     return fixed, parameters
+
+
+def _earlier_search_checkpoint(space: Space, earlier: EarlierSearch, mlflow_uri: str, notes: list[str]) -> str:
+    """`checkpoint: {search, dataset}`: the recommended model of that finished study (this storage's MLflow)."""
+    from mlflow.tracking import MlflowClient
+
+    from search.tracking.exporting import recommended_checkpoint
+
+    try:
+        path = recommended_checkpoint(MlflowClient(mlflow_uri), earlier.search, earlier.dataset)
+    except WorldtuneError as error:
+        raise SpaceError(space.file, "model.checkpoint", f"{error} (looked in {mlflow_uri})") from None
+    notes.append(f"starting weights: the model search {earlier.search} recommended for {earlier.dataset} ({path})")
+    return str(path)
 
 
 def _demo_checkpoint(space: Space, fixed: dict[str, Any], notes: list[str]) -> str:
@@ -226,9 +249,10 @@ def make_plan(space: Space, cluster: Cluster, search_id: str) -> SearchPlan:
     if resources.gpus_per_worker and space.spec.speed.backend == "onnxruntime":
         raise SpaceError(space.file, "speed.backend", "'onnxruntime' times the network on the CPU, but the trials "
                          "train on GPUs: use 'pytorch' (fp16 on the trial's card), or gpus_per_worker: 0")
-    fixed, parameters = _resolved_values(space, resources.gpus_per_worker == 0, notes)
     storage = space.spec.storage
     root = Path(storage.root).absolute()
+    mlflow_uri = storage.mlflow_uri or default_tracking_uri(root)
+    fixed, parameters = _resolved_values(space, resources.gpus_per_worker == 0, mlflow_uri, notes)
     datasets = [dataset_files(entry) for entry in space.spec.datasets]
     studies = [StudyPlan(dataset=data, space=SearchSpace(parameters, fixed), tune_storage=root / "tune" / search_id,
                          train_storage=root / "train" / search_id / data.name,
@@ -237,7 +261,6 @@ def make_plan(space: Space, cluster: Cluster, search_id: str) -> SearchPlan:
     names = [s.name for s in studies]
     if len(set(names)) != len(names):
         raise SpaceError(space.file, "datasets", f"dataset names must be unique, got {names}")
-    mlflow_uri = storage.mlflow_uri or default_tracking_uri(root)
     artifacts = Path(storage.mlflow_artifacts or root / MLFLOW_ARTIFACTS).absolute()
     return SearchPlan(space=space, search_id=search_id, root=root, studies=studies, resources=resources,
                       max_concurrent=concurrent, mlflow_uri=mlflow_uri, mlflow_artifacts=artifacts, notes=notes)

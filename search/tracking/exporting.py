@@ -6,10 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from mlflow.tracking import MlflowClient
+
 from search.errors import WorldtuneError
 from search.results.front import Outcome
 from search.tracking.store import StoredStudy, client_for, load_studies
 from trainables.api import export_trial
+from trainables.contract import CHECKPOINT_FILE
 from trainables.dataset_files import DatasetFiles, Split
 
 
@@ -27,6 +30,13 @@ def _choose(studies: list[StoredStudy], trial: str | None) -> tuple[StoredStudy,
             return study, outcome
     raise WorldtuneError(f"no trial {trial!r} in search {study.search_id}, dataset {study.dataset}; trials: "
                          f"{[o.trial_id for o in study.report.outcomes]}")
+
+
+def recommended_checkpoint(client: MlflowClient, search: str, dataset: str) -> Path:
+    """The weights file of the trial that finished search `search` recommended for `dataset`."""
+    studies = load_studies(client, argparse.Namespace(space=None, dataset=[dataset], search=[search]))
+    _, outcome = _choose(studies, None)
+    return Path(outcome.checkpoint) / CHECKPOINT_FILE
 
 
 def _dataset(study: StoredStudy) -> DatasetFiles:
