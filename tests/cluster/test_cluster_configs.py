@@ -7,6 +7,7 @@ import copy
 import importlib.util
 import json
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -233,9 +234,16 @@ def test_job_package_ships_the_code_and_leaves_out_environments_data_and_results
                if line and not line.startswith("#")]
     assert list(map(plain, ignored)) == list(map(plain, submit.RUNTIME_ENV_EXCLUDES)), \
         "the image context and the job package leave out the same"
-    (ROOT / "data").mkdir(exist_ok=True)  # a user's data folder, present or not
+    checkout = tmp_path / "checkout"  # the committed files, plus what a user's checkout also holds
+    for name in subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True,
+                               check=True).stdout.split():
+        (checkout / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / name, checkout / name)
+    for folder in (".venv/lib", "data/demo-defects", "outputs", "worldtune_runs/tune", "search/__pycache__"):
+        (checkout / folder).mkdir(parents=True, exist_ok=True)
+        (checkout / folder / "file.bin").write_bytes(b"x")
     package = tmp_path / "job.zip"
-    create_package(str(ROOT), package, include_gitignore=False, excludes=submit.RUNTIME_ENV_EXCLUDES)
+    create_package(str(checkout), package, include_gitignore=False, excludes=submit.RUNTIME_ENV_EXCLUDES)
     names = set(zipfile.ZipFile(package).namelist())
     tracked = subprocess.run(["git", "ls-files", "search", "trainables", "spaces", "cluster"], cwd=ROOT,
                              capture_output=True, text=True, check=True).stdout.split()
