@@ -279,7 +279,8 @@ def _format(param: ParamSpec) -> str:
     return text + (f" when {param.when}" if param.when else "")
 
 
-SCHEDULE_FIELDS = {f.name for f in fields(Schedule)}
+WARMUP_FIELDS = {"epochs", "batch_size", "warmup_epochs", "warmup_min_iters", "warmup_max_fraction"}
+"""The values that decide how many iterations a trial's warm-up takes."""
 
 
 def _train_images(data: DatasetFiles) -> int | None:
@@ -295,17 +296,18 @@ def warmup_note(study: StudyPlan, workers: int) -> str | None:
     images = _train_images(study.dataset)
     if images is None:
         return None
-    searched = sorted(SCHEDULE_FIELDS & set(study.space.parameters))
+    searched = sorted(WARMUP_FIELDS & set(study.space.parameters))
     values = {f.name: f.default for f in fields(TrialParams)} | study.space.fixed
     schedule = Schedule.of(SimpleNamespace(**values))
+    lr = "the trial's lr" if "lr" in study.space.parameters else f"lr {schedule.lr:g}"
+    decay = f"then {lr} decays {schedule.lr_schedule}ly to {schedule.lr_final_factor:g}x"
     if searched:
         return (f"{study.name}: lr warm-up for at most {schedule.warmup_max_fraction:.0%} of a trial's iterations "
-                f"(it depends on the searched {', '.join(searched)})")
+                f"(it depends on the searched {', '.join(searched)}), {decay}")
     per_epoch = iterations_per_epoch(images, schedule.batch_size, workers)
     warmup, total = schedule.warmup_iters(per_epoch), schedule.epochs * per_epoch
     return (f"{study.name}: lr warm-up {warmup} of {total} iterations ({warmup / total:.0%}; {images} images, "
-            f"batch {schedule.batch_size} x {workers} worker(s)), then lr {schedule.lr:g} decays "
-            f"{schedule.lr_schedule}ly to {schedule.lr * schedule.lr_final_factor:g}")
+            f"batch {schedule.batch_size} x {workers} worker(s)), {decay}")
 
 
 def describe(plan: SearchPlan) -> str:

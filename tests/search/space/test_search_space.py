@@ -69,6 +69,9 @@ def test_shipped_spaces_plan_on_a_cpu_laptop(name: str, small_demo_root: Path, m
         assert study.experiment_dir.is_absolute() and study.optuna_db.is_absolute()
     assert plan.resources.gpus_per_worker == 0 and plan.max_concurrent <= 2
     assert "cpu_fallback" in describe(plan)
+    if name == "small-sample":  # 24 images at batch 8, 5 epochs: the 1000-iteration floor capped at a fifth
+        assert "demo-defects: lr warm-up 3 of 15 iterations (20%; 24 images, batch 8 x 1 worker(s)), then the " \
+               "trial's lr decays linearly to 0.01x" in describe(plan)
     if name != "lightweight":  # prompt tuning and small-sample fine-tuning start from a trained detector
         start = Path(study.space.fixed["load_from"])
         assert start.parent == small_demo_root / "demo-start" and start.is_file(), "the demo start detector"
