@@ -28,7 +28,7 @@ class _EpochLines(Hook):
 
     def after_train_epoch(self, runner) -> None:
         loss = runner.message_hub.get_scalar("train/loss").mean(len(runner.train_dataloader))
-        self.say(f"{self.label}: epoch {runner.epoch}/{runner.max_epochs}, train_loss {loss:.4g}")
+        self.say(f"{self.label}: epoch {runner.epoch + 1}/{runner.max_epochs}, train_loss {loss:.4g}")
 
 
 def local_config(cfg: dict[str, Any]) -> dict[str, Any]:

@@ -121,6 +121,9 @@ class TrialParams:
             self._fail("use_mlp_adapter", "only applies to strategy 'prompt' (prompt tuning)")
         if self.strategy == "zero_shot" and self.load_from is None:
             self._fail("strategy", "zero-shot evaluation needs a pretrained checkpoint in 'load_from'")
+        if self.strategy in ("normal", "reparameterized") and self.freeze_all and self.frozen_stages == 4:
+            self._fail("freeze_all", "with frozen_stages 4 (the whole image backbone) leaves nothing to train; "
+                                     "to evaluate a checkpoint as it is, use strategy zero_shot")
         if self.strategy == "prompt" and self.load_from is None:
             self._fail("strategy", "prompt tuning trains the class prompts of a frozen detector: it needs a "
                                    "pretrained checkpoint in 'load_from' (model.checkpoint; 'demo' offline), a "

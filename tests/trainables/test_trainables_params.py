@@ -28,6 +28,8 @@ def test_defaults_are_the_official_v2_recipe() -> None:
     (dict(neck_embed_channels=[128, 256, 512], neck_num_heads=[3, 8, 16]), "level 0: 3 heads do not divide 128"),
     (dict(use_mlp_adapter=True), "'use_mlp_adapter' = True: only applies to strategy 'prompt'"),
     (dict(strategy="zero_shot"), "zero-shot evaluation needs a pretrained checkpoint"),
+    (dict(freeze_all=True, frozen_stages=4), "'freeze_all' = True: with frozen_stages 4 (the whole image backbone) "
+                                             "leaves nothing to train"),
     (dict(strategy="prompt"), "prompt tuning trains the class prompts of a frozen detector: it needs a pretrained"),
     (dict(focal_gamma=1.0), "set cls_loss: focal"),
     (dict(epochs=5, close_mosaic_epochs=10), "'close_mosaic_epochs' = 10: is more than the 5 training epochs"),
