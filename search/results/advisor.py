@@ -14,12 +14,10 @@ import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from search.results.front import MIN_ACCURACY
 from search.results.histories import TrialHistory
 from search.space.schema import ObjectivesSpec
 from trainables.contract import TRAIN_ITERS, WARMUP_ITERS
-
-MIN_ACCURACY = 0.01
-"""Below 1 mAP point a detector has learned next to nothing: its curve's ups and downs are noise."""
 
 OVERFIT_DROP = 0.10
 """Overfitting: accuracy at the last epoch at least 10% (relative) under its best epoch while the
@@ -185,11 +183,12 @@ def _one_line_if_no_trial_learned(dataset: str, trials: Sequence[TrialHistory], 
                                   accuracy: str) -> list[Advice]:
     """When every trial learned nothing the cause is shared (weights, data, texts): say it once."""
     nothing = [a for a in advice if a.failure == "learned nothing"]
-    if len(trials) < 2 or len(nothing) < len(trials):
+    judged = [h for h in trials if h.outcome.on_budget]
+    if len(judged) < 2 or len(nothing) < len(judged):
         return advice
-    best = max(h.outcome.accuracy for h in trials)
+    best = max(h.outcome.accuracy for h in judged)
     study = Advice(dataset, "", "learned nothing", f"no trial reached {accuracy} {MIN_ACCURACY:g} "
-                   f"(best {best:.4f} of {len(trials)} trials)", SUGGEST["learned nothing"])
+                   f"(best {best:.4f} of {len(judged)} full-budget trials)", SUGGEST["learned nothing"])
     return [study] + [a for a in advice if a.failure != "learned nothing"]
 
 

@@ -92,6 +92,11 @@ def hypervolume(front: Sequence[Outcome], reference: tuple[float, float] = REFER
     return area
 
 
+MIN_ACCURACY = 0.01
+"""Below 1 mAP point a detector has learned next to nothing: it is not recommended, and its curve's
+ups and downs are noise (search/results/advisor.py)."""
+
+
 def recommend(outcomes: Sequence[Outcome], *, min_speed: float | None = None,
               max_params_m: float | None = None) -> Recommendation:
     """The most accurate full-budget trial that meets the constraints (ties: the faster one)."""
@@ -108,4 +113,7 @@ def recommend(outcomes: Sequence[Outcome], *, min_speed: float | None = None,
         return Recommendation(None, f"no full-budget trial meets {wanted} (the fastest, {fastest.trial_id}, "
                                     f"reaches {fastest.speed:.1f}); relax the constraint or search smaller models")
     best = max(feasible, key=lambda o: (o.accuracy, o.speed))
+    if best.accuracy < MIN_ACCURACY:
+        return Recommendation(None, f"no trial learned anything (the best reached {best.accuracy:.4f}, under "
+                                    f"{MIN_ACCURACY:g}): see the advisor")
     return Recommendation(best, f"highest accuracy with {wanted}" if wanted else "highest accuracy")

@@ -175,5 +175,5 @@ def test_a_study_where_no_trial_learned_gets_one_line(store: tuple[MlflowClient,
         for k in (1, 2, 3)})
     (advice,) = advise({"d": study}, OBJECTIVES)
     assert advice.line().startswith("every trial: learned nothing: no trial reached map 0.01 (best 0.0030 of 3 "
-                                    "trials); try the starting weights (model.checkpoint")
+                                    "full-budget trials); try the starting weights (model.checkpoint")
     assert format_advice("d", [advice], 3).startswith("advisor (d, 3 trials checked): 1 finding(s)")

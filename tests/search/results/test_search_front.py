@@ -67,6 +67,12 @@ def test_recommendation_follows_the_constraints() -> None:
     assert nothing.outcome is None and "fastest, t2, reaches 90.0" in nothing.reason
 
 
+def test_no_trial_is_recommended_when_none_learned_anything() -> None:
+    untrained = recommend(_outcomes([(0.004, 20.0), (0.0, 90.0)]))
+    assert untrained.outcome is None
+    assert untrained.reason == "no trial learned anything (the best reached 0.0040, under 0.01): see the advisor"
+
+
 def test_the_export_hint_names_a_dataset_with_a_recommended_trial() -> None:
     floor = ObjectivesSpec(min_fps=30)
     slow = StudyReport.build("slow-set", _outcomes([(0.5, 20.0)]), floor)
