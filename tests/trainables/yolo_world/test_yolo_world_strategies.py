@@ -223,3 +223,18 @@ def test_params_m_counts_the_deployed_weights_for_every_strategy(tiny_clip_path:
     assert prompt == adapter, "the adapter is folded into the fixed prompts"
     assert round(abs(prompt - normal) * 1e6) == len(CLASSES) * 32, "the text path's network, with its prompts"
     assert 0 < normal - reparameterized < 0.01 * normal, "the text-guided layers baked into fixed weights"
+
+
+def test_a_bn_head_checkpoint_leaves_an_l2_heads_scale_alone() -> None:
+    """A BatchNorm head's small logit scale (exp(-1)) would flatten an L2 head's cosine scores."""
+    official = torch.load(FIXTURES / "tiny_v2_vectors.pt")["state_dict"]  # a v2 (BN head) checkpoint
+    model = build_model(model_config("tiny", num_classes=6, use_bn_head=False, with_text_model=False,
+                                     with_data_preprocessor=False))
+    before = model.state_dict()
+    report = load_checkpoint(model, {"state_dict": official}, strict=False)
+    after = model.state_dict()
+    scales = [k for k in after if k.endswith("logit_scale")]
+    assert scales and all(torch.equal(after[k], before[k]) for k in scales)
+    assert all(k in report.skipped for k in scales)
+    assert "expected: another contrastive head" in str(report)
+    require_start_weights(report)

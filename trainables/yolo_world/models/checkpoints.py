@@ -158,9 +158,10 @@ def load_checkpoint(model: nn.Module, checkpoint: str | Path | Mapping[str, Any]
     expected = model.state_dict()
     has_text_model = any(k.startswith(_TEXT_MODEL) for k in expected)
     report = LoadReport(source=f"{source} [{key}]")
+    other_head = _other_contrast_head(state, expected)
     fitting: dict[str, Tensor] = {}
     for name, value in state.items():
-        if _SKIPPED.search(name) or (not has_text_model and name.startswith(_TEXT_MODEL)):
+        if _SKIPPED.search(name) or (not has_text_model and name.startswith(_TEXT_MODEL)) or name in other_head:
             report.skipped.append(name)
         elif name not in expected:
             report.unexpected.append(name)
@@ -171,11 +172,29 @@ def load_checkpoint(model: nn.Module, checkpoint: str | Path | Mapping[str, Any]
     report.loaded = list(fitting)
     report.model_keys = [k for k in expected if not _SKIPPED.search(k)]
     report.missing = [k for k in report.model_keys if k not in state]
-    report.hints = _hints(model, report)
+    report.hints = _hints(model, report) + ([
+        "expected: another contrastive head: the checkpoint's scores regions through BatchNorm "
+        "(use_bn_head: true), this model's through L2 normalisation: their logit scale and bias mean "
+        "different things, so this model keeps its own"] if other_head else [])
     if strict and not report.complete:
         raise CheckpointMismatchError(str(report))
     model.load_state_dict(fitting, strict=False)
     return report
+
+
+_CONTRAST = re.compile(r"^bbox_head\.head_module\.cls_contrasts\.\d+\.")
+
+
+def _other_contrast_head(state: Mapping[str, Tensor], expected: Mapping[str, Tensor]) -> set[str]:
+    """The checkpoint's logit scale and bias when its contrastive head has BatchNorm and the model's
+    has not (or the other way round): loaded, a BN head's small scale leaves the L2 head's cosine
+    scores almost flat, and the trial learns next to nothing."""
+    def has_norm(keys) -> bool:
+        return any(_CONTRAST.match(k) and ".norm." in k for k in keys)
+
+    if has_norm(state) == has_norm(expected):
+        return set()
+    return {k for k in state if _CONTRAST.match(k) and k.rsplit(".", 1)[-1] in ("logit_scale", "bias")}
 
 
 def _hints(model: nn.Module, report: LoadReport) -> list[str]:
