@@ -93,8 +93,8 @@ def hypervolume(front: Sequence[Outcome], reference: tuple[float, float] = REFER
 
 
 MIN_ACCURACY = 0.01
-"""Below 1 mAP point a detector has learned next to nothing: it is not recommended, and its curve's
-ups and downs are noise (search/results/advisor.py)."""
+"""Below 1 mAP point a detector has learned next to nothing: a recommendation says so, and the
+advisor does not judge its curve, whose ups and downs are noise (search/results/advisor.py)."""
 
 
 def recommend(outcomes: Sequence[Outcome], *, min_speed: float | None = None,
@@ -113,7 +113,7 @@ def recommend(outcomes: Sequence[Outcome], *, min_speed: float | None = None,
         return Recommendation(None, f"no full-budget trial meets {wanted} (the fastest, {fastest.trial_id}, "
                                     f"reaches {fastest.speed:.1f}); relax the constraint or search smaller models")
     best = max(feasible, key=lambda o: (o.accuracy, o.speed))
+    reason = f"highest accuracy with {wanted}" if wanted else "highest accuracy"
     if best.accuracy < MIN_ACCURACY:
-        return Recommendation(None, f"no trial learned anything (the best reached {best.accuracy:.4f}, under "
-                                    f"{MIN_ACCURACY:g}): see the advisor")
-    return Recommendation(best, f"highest accuracy with {wanted}" if wanted else "highest accuracy")
+        reason += f", but under {MIN_ACCURACY:g}: no trial learned anything, see the advisor"
+    return Recommendation(best, reason)

@@ -67,10 +67,10 @@ def test_recommendation_follows_the_constraints() -> None:
     assert nothing.outcome is None and "fastest, t2, reaches 90.0" in nothing.reason
 
 
-def test_no_trial_is_recommended_when_none_learned_anything() -> None:
+def test_a_recommendation_says_when_no_trial_learned_anything() -> None:
     untrained = recommend(_outcomes([(0.004, 20.0), (0.0, 90.0)]))
-    assert untrained.outcome is None
-    assert untrained.reason == "no trial learned anything (the best reached 0.0040, under 0.01): see the advisor"
+    assert untrained.outcome.trial_id == "t0"
+    assert untrained.reason == "highest accuracy, but under 0.01: no trial learned anything, see the advisor"
 
 
 def test_the_export_hint_names_a_dataset_with_a_recommended_trial() -> None:
