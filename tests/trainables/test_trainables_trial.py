@@ -1,8 +1,6 @@
 """A YOLO-World trial on a real local Ray: data-parallel Train workers, Tune reports, resume, divergence."""
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,14 +18,6 @@ from trainables.params import TrialParams  # noqa: E402
 
 FAST = dict(size="tiny", epochs=2, batch_size=8, image_size=160, close_mosaic_epochs=1, warmup_epochs=0.5,
             warmup_min_iters=2, lr=1e-3)
-
-
-@pytest.fixture(scope="module")
-def local_ray() -> Iterator[None]:
-    os.environ.setdefault("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "0.2")  # faster worker-group teardown
-    ray.init(num_cpus=2, include_dashboard=False, configure_logging=False)
-    yield
-    ray.shutdown()
 
 
 @pytest.fixture(scope="module")

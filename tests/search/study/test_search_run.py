@@ -312,3 +312,29 @@ def test_resume_after_the_driver_is_killed_reruns_no_finished_trial(small_demo_r
     assert {c.info.status for c in children} == {"FINISHED"}
     assert sorted(tuple(t.values) for t in study.trials) == sorted(
         (c.data.metrics["map"], c.data.metrics["fps"]) for c in children), "MLflow agrees with Optuna"
+
+
+def test_a_search_starts_from_the_model_an_earlier_search_recommended(searched: tuple[Path, str, float],
+                                                                      tiny_clip_path: Path, tmp_path: Path,
+                                                                      capsys) -> None:
+    """`checkpoint: {search, dataset}`: fine-tune on one domain, then start the next search there."""
+    from search.study.command import SearchRequest, run_search
+
+    root, output, _ = searched
+    (earlier,) = re.findall(r"\[worldtune\] search (\S+) \(four\) done", output)
+    file = write_space(tmp_path, "next", tiny_clip_path)
+    space = json.loads(file.read_text())
+    space["model"]["checkpoint"] = {"search": earlier, "dataset": "demo-defects"}
+    space["storage"]["root"] = str(root)
+    file.write_text(json.dumps(space))
+    assert run_search(SearchRequest(file, dry_run=True)) == 0
+    printed = capsys.readouterr().out
+    assert f"note: starting weights: the model search {earlier} recommended for demo-defects ({root}/train/" in printed
+    (line,) = [line for line in printed.splitlines() if line.startswith("[worldtune] starting weights:")]
+    loaded, total = re.search(r"\((\d+) of (\d+) class-independent\)", line).groups()
+    assert loaded == total, line  # the head may differ (use_bn_head was searched), the rest loads
+
+    space["model"]["checkpoint"] = {"search": "no-such-search", "dataset": "demo-defects"}
+    file.write_text(json.dumps(space))
+    assert run_search(SearchRequest(file, dry_run=True)) == 2
+    assert "key 'model.checkpoint': no finished worldtune study matches" in capsys.readouterr().err
