@@ -163,7 +163,8 @@ def resolve_text_encoder(value: str, file: Path, key: str) -> str:
 
 
 def _resolved_values(space: Space, on_cpu: bool, mlflow_uri: str, notes: list[str]) -> tuple[dict[str, Any], dict]:
-    """(fixed values, searched parameters) after the CPU fallback and text-encoder resolution."""
+    """(fixed values, searched parameters) after the CPU fallback, with the text encoder and the
+    starting checkpoint resolved."""
     spec = space.spec
     fixed = space.base_values()
     parameters = dict(spec.parameters)
@@ -181,7 +182,7 @@ def _resolved_values(space: Space, on_cpu: bool, mlflow_uri: str, notes: list[st
         values = [resolve_text_encoder(v, space.file, "parameters.text_encoder") for v in encoder.values]
         parameters["text_encoder"] = replace(encoder, values=values)
     if fixed.get("load_from") == DEMO_CHECKPOINT:
-        fixed["load_from"] = _demo_checkpoint(space, fixed, notes)
+        fixed["load_from"] = _demo_checkpoint(space, fixed, parameters, notes)
     elif isinstance(fixed.get("load_from"), EarlierSearch):
         fixed["load_from"] = _earlier_search_checkpoint(space, fixed["load_from"], mlflow_uri, notes)
     return fixed, parameters
@@ -201,9 +202,10 @@ def _earlier_search_checkpoint(space: Space, earlier: EarlierSearch, mlflow_uri:
     return str(path)
 
 
-def _demo_checkpoint(space: Space, fixed: dict[str, Any], notes: list[str]) -> str:
+def _demo_checkpoint(space: Space, fixed: dict[str, Any], parameters: Mapping[str, ParamSpec],
+                     notes: list[str]) -> str:
     """`checkpoint: demo`: the demo start detector of the trials' size and text encoder (trained once)."""
-    if "size" in space.spec.parameters or "text_encoder" in space.spec.parameters:
+    if "size" in parameters or "text_encoder" in parameters:
         raise SpaceError(space.file, "model.checkpoint", "'demo' is one detector per size and text encoder, and "
                          "this space searches them: fix size and text_encoder, or give a checkpoint per search")
     from search.datasets.demo_start import PRETRAIN_SET, ensure_demo_checkpoint
