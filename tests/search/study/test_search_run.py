@@ -78,7 +78,8 @@ def test_search_logs_parent_and_child_runs_and_the_front(searched: tuple[Path, s
              .read_text().strip() for name in ("advice", "impact", "comparison")}
     assert all(text in output for text in texts.values())
     assert texts["advice"].startswith("advisor (demo-defects, 4 trials checked)")
-    assert parent.data.metrics["advisor_findings"] == texts["advice"].count("\n  trial ")
+    findings = texts["advice"].count("\n  trial ") + texts["advice"].count("\n  every trial: ")  # one per line
+    assert parent.data.metrics["advisor_findings"] == findings
     assert "over 4 full-budget trials (of 4); TOO FEW TO TRUST" in texts["impact"]
     assert all(row in texts["impact"] for row in ("| lr | float | 4 |", "| use_bn_head | bool | 4 |",
                                                    "| cls_loss | choice | 4 |"))
