@@ -37,11 +37,10 @@ def check_start_weights(params: TrialParams, data: DatasetFiles) -> str:
     import pickle
 
     from trainables.configs.yolo_world import check_start_checkpoint
-    from trainables.yolo_world.models.checkpoints import CheckpointMismatchError
 
     try:
         return check_start_checkpoint(params, data)
-    except (CheckpointMismatchError, KeyError, OSError, pickle.UnpicklingError, RuntimeError) as error:
+    except (KeyError, OSError, pickle.UnpicklingError, RuntimeError) as error:  # a mismatch is a RuntimeError
         raise StartWeightsRefused(str(error).strip("'\"")) from None
 
 

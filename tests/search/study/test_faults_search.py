@@ -10,7 +10,6 @@ own warm-start mechanism), so the sampler proposes exactly them, in this order.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import optuna
@@ -20,9 +19,9 @@ from mlflow.tracking import MlflowClient
 from search.space.distributions import to_choice_value
 from search.space.loading import load_space
 from search.space.schema import default_tracking_uri
-from search.study.plan import make_plan
 from search.tracking.experiment import PARENT_TAG, STATUS_TAG, TRIAL_TAG
 from tests.project import FAST
+from tests.studies import run_enqueued_study
 
 pytestmark = pytest.mark.slow  # real searches with failing trials
 
@@ -52,27 +51,13 @@ def _space(folder: Path, demo_root: Path, clip: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def faulty_search(small_demo_root: Path, tiny_clip_path: Path, tmp_path_factory: pytest.TempPathFactory
-                  ) -> Iterator[tuple[object, Path]]:
+                  ) -> tuple[object, Path]:
     """(the study's report, storage root) of a 4-trial search: 3 failing trials, then a healthy one."""
-    from search.study.cluster import connect
-    from search.study.runner import run_study
-
     folder = tmp_path_factory.mktemp("faulty")
     space = load_space(_space(folder, small_demo_root, tiny_clip_path))
-    connection = connect(None)
-    try:
-        plan = make_plan(space, connection.cluster, "faulty-1")
-        (study,) = plan.studies
-        study.optuna_db.parent.mkdir(parents=True)
-        optuna_study = optuna.create_study(study_name=study.name, storage=study.optuna_url,
-                                           directions=["maximize", "maximize"])
-        for values in [*FAILING.values(), HEALTHY]:
-            optuna_study.enqueue_trial({k: to_choice_value(v) for k, v in values.items()})
-        yield run_study(plan, study, resume=False, verbose=0), plan.root
-    finally:
-        import ray
-
-        ray.shutdown()
+    first = [{k: to_choice_value(v) for k, v in values.items()} for values in [*FAILING.values(), HEALTHY]]
+    report, plan, _ = run_enqueued_study(space, "faulty-1", first)
+    return report, plan.root
 
 
 def _which(values: dict) -> str:

@@ -21,7 +21,6 @@ import json
 import pickle
 import re
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import optuna
@@ -34,10 +33,10 @@ from search.results.front import dominates
 from search.space.loading import load_space
 from search.space.schema import default_tracking_uri
 from search.study.pareto_scheduler import continues
-from search.study.plan import make_plan
 from search.study.tuner import make_scheduler, max_epochs
 from search.tracking.experiment import PARENT_TAG, STATUS_TAG, TRIAL_TAG, experiment_name
 from tests.project import FAST
+from tests.studies import run_enqueued_study
 from trainables.contract import HISTORY_FILE, TrialEnd
 from trainables.dataset_files import DatasetFiles
 
@@ -101,29 +100,15 @@ def _space(folder: Path, data: DatasetFiles, clip: Path, checkpoints: dict[str, 
 
 @pytest.fixture(scope="module")
 def asha_search(small_demo_root: Path, tiny_clip_path: Path, tmp_path_factory: pytest.TempPathFactory
-                ) -> Iterator[tuple[object, object, object, dict[str, str]]]:
+                ) -> tuple[object, object, object, dict[str, str]]:
     """(the study's report, the plan, the study plan, which checkpoint each trial started from)."""
-    from search.study.cluster import connect
-    from search.study.runner import run_study
-
     folder = tmp_path_factory.mktemp("asha")
     data = _whole_image_dataset(small_demo_root / "demo-defects", folder / "plates")
     checkpoints = _start_checkpoints(data, tiny_clip_path, folder)
     space = load_space(_space(folder, data, tiny_clip_path, checkpoints))
-    connection = connect(None)
-    try:
-        plan = make_plan(space, connection.cluster, "asha-1")
-        (study,) = plan.studies
-        study.optuna_db.parent.mkdir(parents=True)
-        optuna_study = optuna.create_study(study_name=study.name, storage=study.optuna_url,
-                                           directions=["maximize", "maximize"])
-        for name in (GOOD, SILENCED):  # in this order: the good trial reaches the rung first
-            optuna_study.enqueue_trial({"load_from": checkpoints[name], "image_size": SIZES[name]})
-        yield run_study(plan, study, resume=False, verbose=0), plan, study, checkpoints
-    finally:
-        import ray
-
-        ray.shutdown()
+    first = [{"load_from": checkpoints[name], "image_size": SIZES[name]}  # the good trial reaches the rung first
+             for name in (GOOD, SILENCED)]
+    return (*run_enqueued_study(space, "asha-1", first), checkpoints)
 
 
 def _which(values: dict, checkpoints: dict[str, str]) -> str:
