@@ -36,6 +36,7 @@ import optuna  # noqa: E402
 
 from benchmarks.machine import RESULTS, write_report  # noqa: E402
 from search.results.front import Outcome, hypervolume, pareto_front  # noqa: E402
+from search.space.distributions import from_choice_value, to_choice_value  # noqa: E402
 from trainables.contract import TrialEnd  # noqa: E402
 
 CHECKPOINTS = (10, 20, 40)
@@ -77,7 +78,9 @@ class Table:
         return tables
 
     def lookup(self, params: dict) -> TableTrial:
-        return next(t for t in self.trials if all(t.params[name] == params[name] for name in self.design))
+        """The trial of the values Optuna asked for (list choices come as the service stores them)."""
+        return next(t for t in self.trials
+                    if all(t.params[name] == from_choice_value(params[name]) for name in self.design))
 
     @property
     def full_hypervolume(self) -> float:
@@ -86,7 +89,8 @@ class Table:
 
     def distributions(self) -> dict[str, optuna.distributions.BaseDistribution]:
         """The design as Optuna sees it: every factor a categorical choice (the table is a grid)."""
-        return {name: optuna.distributions.CategoricalDistribution(values) for name, values in self.design.items()}
+        return {name: optuna.distributions.CategoricalDistribution([to_choice_value(v) for v in values])
+                for name, values in self.design.items()}
 
 
 def _outcome(trial_id: str, trial: TableTrial, *, finished: bool, epochs: int | None = None) -> Outcome:

@@ -9,7 +9,9 @@ per-epoch accuracy curve, the lane's FPS and parameter count, the architecture k
     .venv/bin/python benchmarks/trial_table.py [--out benchmarks/data/trial_table.json]
 
 Each dataset's trials are appended to `<out>.partial.jsonl` when its grid ends, so an interrupted
-run keeps the datasets it finished; a rerun skips the combinations already there.
+run keeps the datasets it finished; a rerun skips the combinations already there (those of an
+existing `<out>` too: a larger DESIGN extends the table). At the end every row's lane figures
+come from this run's lane (`retime`), so that all FPS in the table share one calibration.
 """
 from __future__ import annotations
 
@@ -31,14 +33,15 @@ DESIGN = {
     "use_depthwise": [False, True],
     "expand_ratio": [0.25, 0.5],
     "use_bn_head": [False, True],
+    "neck_num_heads": [[4, 8, 16], [2, 4, 8]],
     "lr": [1e-3, 4e-3],
 }
-"""Three of the lightweight space's architecture knobs plus lr: 16 combinations, 8 architectures,
-per dataset (its neck heads stay [4, 8, 16], the loss BCE: one session of 2 CPU cores held 32
-trials; add a factor here and rerun to extend the table, the rows already measured are kept)."""
+"""Four of the lightweight space's architecture knobs plus lr: 32 combinations, 16 architectures,
+per dataset (the loss stays BCE). To extend the table, add a factor here with the value the rows
+already measured had first, and rerun: those rows are kept (`_with_design`)."""
 DATASETS = ("demo-defects", "demo-ct")
 FIXED = {"size": "tiny", "image_size": 160, "epochs": 5, "batch_size": 8, "close_mosaic_epochs": 1,
-         "warmup_epochs": 0.5, "warmup_min_iters": 2, "neck_num_heads": [4, 8, 16], "seed": 0}
+         "warmup_epochs": 0.5, "warmup_min_iters": 2, "seed": 0}
 CURVE_KEYS = (contract.EPOCH, "map", "map_50", contract.TRAIN_LOSS, contract.WALL_S)
 LANE_KEYS = ("fps", "latency_ms", "fps_spread", "params_m", "gflops", "arch_key", "speed_protocol")
 
@@ -72,14 +75,41 @@ def _row(dataset: str, values: dict, result) -> dict:
             **{key: last.get(key) for key in LANE_KEYS}}
 
 
+def _with_design(row: dict) -> dict:
+    """A row measured before a factor joined the design ran at that factor's first value."""
+    return row | {"params": {name: values[0] for name, values in DESIGN.items()} | row["params"]}
+
+
+def _config_builder(plan, study):
+    from search.study.tuner import ConfigBuilder
+
+    return ConfigBuilder(study.dataset, 0, speed_cache=plan.speed_cache, speed_protocol=plan.space.spec.speed)
+
+
+def retime(plan, study, rows: list[dict], work: Path) -> None:
+    """The lane figures of every row of one dataset from this run's lane (its cache, else timed
+    now), once per architecture: rows kept from an earlier run were timed against another
+    calibration of the reference, and their FPS would not compare with the new rows'."""
+    from trainables.driver import speed_before_training
+
+    builder, figures = _config_builder(plan, study), {}
+    for row in (r for r in rows if r["dataset"] == study.name):
+        architecture = row["arch_key"]
+        if architecture not in figures:
+            work_dir = work / "retime" / study.name / str(len(figures))
+            work_dir.mkdir(parents=True, exist_ok=True)
+            figures[architecture] = speed_before_training(builder(study.space.fixed | row["params"], str(work_dir)),
+                                                          plan.resources)
+        row.update({key: figures[architecture].get(key) for key in LANE_KEYS})
+
+
 def run_dataset(plan, study, todo: list[dict], partial: Path) -> None:
     """The missing combinations of one dataset as a Tune grid, two at a time, appended as they end."""
     from ray import tune
 
-    from search.study.tuner import ConfigBuilder
     from trainables.driver import run_trial
 
-    builder = ConfigBuilder(study.dataset, 0, speed_cache=plan.speed_cache, speed_protocol=plan.space.spec.speed)
+    builder = _config_builder(plan, study)
     resources, fixed, storage = plan.resources, study.space.fixed, str(study.train_storage.absolute())
 
     def table_trial(config: dict) -> None:
@@ -115,18 +145,23 @@ def main() -> None:
     for name in DATASETS:   # the demo sets as the README's command generates them
         ensure_demo_dataset(name, dataset_files(name).root.parent)
     plan = make_plan(load_space(write_space(work)), connect(None).cluster, f"table-{time.strftime('%H%M%S')}")
+    earlier = json.loads(args.out.read_text()) if args.out.exists() and not partial.exists() else None
+    if earlier:   # extending a finished table: its rows are the start of this run's
+        partial.write_text("".join(json.dumps(_with_design(row)) + "\n" for row in earlier["trials"]))
     started = time.monotonic()
     for study in plan.studies:
         done = [json.loads(line) for line in partial.read_text().splitlines()] if partial.exists() else []
-        have = [row["params"] for row in done if row["dataset"] == study.name]
+        have = [_with_design(row)["params"] for row in done if row["dataset"] == study.name]
         todo = [combo for combo in combinations() if combo not in have]
         print(f"{study.name}: {len(todo)} of {len(combinations())} combinations to run", flush=True)
         if todo:
             run_dataset(plan, study, todo, partial)
-    rows = [json.loads(line) for line in partial.read_text().splitlines()]
+    rows = [_with_design(json.loads(line)) for line in partial.read_text().splitlines()]
+    for study in plan.studies:
+        retime(plan, study, rows, work)
+    seconds = time.monotonic() - started + (earlier["seconds"] if earlier else 0.0)
     table = {"when": f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC", "machine": describe_machine(),
-             "design": DESIGN, "fixed": FIXED, "datasets": list(DATASETS), "seconds": time.monotonic() - started,
-             "trials": rows}
+             "design": DESIGN, "fixed": FIXED, "datasets": list(DATASETS), "seconds": seconds, "trials": rows}
     args.out.write_text(json.dumps(table, indent=1))
     print(f"{len(rows)} trials -> {args.out}")
 

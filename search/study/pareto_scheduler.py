@@ -8,11 +8,17 @@ when fewer than 1/eta of the rung's trials sit on better fronts than its own; ot
 Decisions are asynchronous, as ASHA's: a trial is judged against the trials that reached the rung
 before it.
 
+At a rung speed is final but accuracy is not, so a trial counts as beaten there only by one that is
+strictly more accurate so far and at least as fast (`outranks`). A slower trial that is as accurate
+so far, e.g. every trial of a from-scratch demo still at mAP 0 at epoch 2, is not beaten: speed
+alone stops nothing (that is what the limits, min_fps and the like, are for).
+
 Rungs sit at grace_period * eta^k epochs, only where a stop still saves at least (1 - 1/eta) of
 the budget (rung * eta <= max_t): a 5-epoch trial is never stopped at epoch 4.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ray.tune.experiment import Trial
@@ -30,12 +36,20 @@ def rung_milestones(grace_period: int, reduction_factor: float, max_t: int) -> l
     return rungs
 
 
-def front_ranks(points: list[tuple[float, float]]) -> list[int]:
+Point = tuple[float, float]
+
+
+def outranks(a: Point, b: Point) -> bool:
+    """At a rung: a is strictly more accurate so far than b, and at least as fast."""
+    return a[0] > b[0] and a[1] >= b[1]
+
+
+def front_ranks(points: list[Point], beats: Callable[[Point, Point], bool] = dominates_point) -> list[int]:
     """Non-dominated sorting (both objectives maximized): 0 for the first front, 1 for the front of
     what remains, and so on."""
     ranks, remaining, rank = [0] * len(points), set(range(len(points))), 0
     while remaining:
-        layer = {i for i in remaining if not any(dominates_point(points[j], points[i]) for j in remaining)}
+        layer = {i for i in remaining if not any(beats(points[j], points[i]) for j in remaining)}
         for i in layer:
             ranks[i] = rank
         remaining -= layer
@@ -43,10 +57,10 @@ def front_ranks(points: list[tuple[float, float]]) -> list[int]:
     return ranks
 
 
-def continues(point: tuple[float, float], others: list[tuple[float, float]], reduction_factor: float) -> bool:
+def continues(point: Point, others: list[Point], reduction_factor: float) -> bool:
     """Whether a trial at `point` goes on past a rung the `others` reached before it."""
     points = [*others, point]
-    ranks = front_ranks(points)
+    ranks = front_ranks(points, outranks)
     mine = ranks[-1]
     return mine == 0 or sum(rank < mine for rank in ranks) < len(points) / reduction_factor
 
@@ -60,7 +74,7 @@ class ParetoRungScheduler(FIFOScheduler):
         self.accuracy, self.speed, self.time_attr = accuracy, speed, time_attr
         self.reduction_factor = reduction_factor
         self.rungs = rung_milestones(grace_period, reduction_factor, max_t)
-        self.recorded: dict[int, dict[str, tuple[float, float]]] = {rung: {} for rung in self.rungs}
+        self.recorded: dict[int, dict[str, Point]] = {rung: {} for rung in self.rungs}
         self.stopped_at: dict[str, int] = {}
 
     def set_search_properties(self, metric: str | None, mode: str | None, **spec: Any) -> bool:

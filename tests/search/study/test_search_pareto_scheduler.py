@@ -51,6 +51,13 @@ def test_the_first_front_always_goes_on_and_a_dominated_trial_stops() -> None:
     assert continues((0.4, 9.0), [slow_accurate, *worse], 2)  # dominated, but 1 of 5 ahead: in the top half
 
 
+def test_speed_alone_stops_nothing_at_a_rung() -> None:
+    """Every trial still at mAP 0 (a from-scratch demo at epoch 2): the slowest is not beaten yet."""
+    assert continues((0.0, 10.0), [(0.0, 90.0), (0.0, 80.0), (0.0, 70.0)], 2)
+    assert not continues((0.0, 10.0), [(0.01, 90.0), (0.0, 80.0), (0.01, 70.0)], 2)
+    assert continues((0.2, 10.0), [(0.2, 90.0)], 2)                # as accurate so far, only slower
+
+
 @pytest.fixture(scope="module")
 def local_ray() -> Iterator[None]:
     ray.init(num_cpus=1, include_dashboard=False, configure_logging=False)
