@@ -25,7 +25,7 @@ import statistics
 import sys
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -308,8 +308,12 @@ def main(argv: Sequence[str] | None = None) -> str:
             for s in (seeds[:args.qnehvi_seeds] if sampler == "qnehvi" else seeds)]
     jobs += [(t, sampler, scheduler, s, args.budget) for t in tables for sampler in ("random", "tpe")
              for scheduler in SCHEDULERS[1:] for s in seeds]
+    done = []
     with ProcessPoolExecutor(args.processes) as pool:
-        done = list(pool.map(_one, jobs))
+        for finished in as_completed([pool.submit(_one, job) for job in jobs]):
+            done.append(finished.result())
+            if len(done) % max(1, len(jobs) // 20) == 0 or len(done) == len(jobs):
+                print(f"replayed {len(done)} of {len(jobs)} searches", flush=True)
     runs: Runs = {(d, sampler, scheduler, s): steps for d, sampler, scheduler, s, steps, _ in done}
     seconds = {sampler: statistics.fmean(sec for _, smp, _, _, _, sec in done if smp == sampler)
                for sampler in samplers}

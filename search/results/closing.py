@@ -38,7 +38,8 @@ def format_closing(plan: SearchPlan, reports: Sequence[StudyReport], dashboard_u
     spec = plan.space.spec
     parts = [f"\n[worldtune] search {plan.search_id} ({plan.space.name}) done"]
     for report, study in zip(reports, plan.studies):
-        parts += ["", format_study(report, list(study.space.parameters), spec.objectives),
+        parts += ["", format_study(report, list(study.space.parameters), spec.objectives,
+                                   early_stopping=spec.scheduler.type != "none"),
                   f"  files: Tune {study.experiment_dir}, checkpoints {study.train_storage}, "
                   f"Optuna {study.optuna_url}"]
         if analysis is not None:

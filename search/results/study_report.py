@@ -62,9 +62,10 @@ def skipped_compute(outcomes: Sequence[Outcome]) -> tuple[int, float | None]:
     return epochs, None if per_epoch is None else epochs * per_epoch
 
 
-def _headline_counts(outcomes: Sequence[Outcome], limited: bool) -> str:
+def _headline_counts(outcomes: Sequence[Outcome], limited: bool, early_stopping: bool) -> str:
     """`2 infeasible, not trained (10 epochs, ~3.1 min saved), 1 stopped early (after epoch 2), `;
-    with limits in the space the infeasible count is given even when it is 0."""
+    with limits in the space the infeasible count is given even when it is 0, with a scheduler the
+    stopped count."""
     text = ""
     skipped = [o for o in outcomes if o.status == TrialEnd.INFEASIBLE]
     if skipped:
@@ -76,12 +77,17 @@ def _headline_counts(outcomes: Sequence[Outcome], limited: bool) -> str:
     stopped = sorted(str(o.epochs or "?") for o in outcomes if o.status == TrialEnd.STOPPED_EARLY)
     if stopped:
         text += f"{len(stopped)} stopped early (after epoch {', '.join(stopped)}), "
+    elif early_stopping:
+        text += "0 stopped early, "
     return text
 
 
-def format_study(report: StudyReport, searched: Sequence[str], objectives: ObjectivesSpec) -> str:
+def format_study(report: StudyReport, searched: Sequence[str], objectives: ObjectivesSpec, *,
+                 early_stopping: bool = False) -> str:
+    """The study's summary: headline, trial table, speed protocol, infeasible trials, the pick.
+    `early_stopping`: the study ran a scheduler, so its stopped count is given even when 0."""
     finished = sum(o.on_budget for o in report.outcomes)
-    stops = _headline_counts(report.outcomes, bool(objectives.constraints))
+    stops = _headline_counts(report.outcomes, bool(objectives.constraints), early_stopping)
     best = report.recommendation.outcome
     lines = [f"dataset {report.dataset}: {len(report.outcomes)} trials, {finished} ran their full budget, {stops}"
              f"front of {len(report.front)} (accuracy = {objectives.accuracy}, speed = {objectives.speed}), "

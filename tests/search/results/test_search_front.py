@@ -119,3 +119,10 @@ def test_with_limits_the_headline_says_when_none_was_infeasible() -> None:
     limits = ObjectivesSpec(min_fps=30)
     headline = format_study(StudyReport.build("demo", _outcomes([(0.3, 40.0)]), limits), [], limits).splitlines()[0]
     assert "1 trials, 1 ran their full budget, 0 infeasible, front of 1" in headline
+
+
+def test_with_a_scheduler_the_headline_says_when_none_was_stopped() -> None:
+    report = StudyReport.build("demo", _outcomes([(0.3, 40.0)]), ObjectivesSpec())
+    assert "1 ran their full budget, 0 stopped early, front of 1" in \
+        format_study(report, [], ObjectivesSpec(), early_stopping=True).splitlines()[0]
+    assert "stopped" not in format_study(report, [], ObjectivesSpec()).splitlines()[0]
