@@ -100,9 +100,7 @@ def _outcome(trial_id: str, trial: TableTrial, *, finished: bool, epochs: int | 
 
 
 def make_sampler(name: str, seed: int) -> optuna.samplers.BaseSampler:
-    """The service's samplers as it builds them, and the candidates it does not ship."""
-    if name == "gp":
-        return optuna.samplers.GPSampler(seed=seed)
+    """The service's samplers as it builds them, and the one it does not ship (qNEHVI)."""
     if name == "qnehvi":
         from optuna_integration import BoTorchSampler
         from optuna_integration.botorch import qnehvi_candidates_func
@@ -318,9 +316,10 @@ def main(argv: Sequence[str] | None = None) -> str:
     seconds = {sampler: statistics.fmean(sec for _, smp, _, _, _, sec in done if smp == sampler)
                for sampler in samplers}
     meta = json.loads(args.table.read_text())
+    qnehvi = f" ({args.qnehvi_seeds} for qnehvi)" if "qnehvi" in samplers else ""
     setup = (f"{len(tables)} datasets x {[len(t.trials) for t in tables]} real trials from {args.table.name} "
              f"({meta['when']}, {meta['machine']}; design {meta['design']}, fixed {meta['fixed']}); "
-             f"{len(seeds)} seeds per search ({args.qnehvi_seeds} for qnehvi), {args.budget} trials each, "
+             f"{len(seeds)} seeds per search{qnehvi}, {args.budget} trials each, "
              f"one at a time; accuracy map, speed the "
              f"lane's fps; HV reference point (0, 0), given as a fraction of the HV of the whole table; "
              f"schedulers: grace {SCHEDULER_GRACE} epochs, reduction factor {SCHEDULER_ETA}")

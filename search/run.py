@@ -39,7 +39,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, help="Train workers per trial")
     parser.add_argument("--gpus-per-trial", type=float, help="GPUs per trial, split over its workers (0: CPU)")
     parser.add_argument("--cpus-per-worker", type=float)
-    parser.add_argument("--sampler", help="tpe, nsga2 or random")
+    parser.add_argument("--sampler", help="tpe, gp, nsga2 or random")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--scheduler", help="pareto, asha or none")
     parser.add_argument("--storage", help="results folder (Tune, Optuna, MLflow by default)")

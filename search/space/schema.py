@@ -124,7 +124,7 @@ class ObjectivesSpec:
 
 @dataclass(frozen=True, kw_only=True)
 class SamplerSpec:
-    type: Literal["tpe", "nsga2", "random"] = "tpe"   # tpe is multivariate TPE
+    type: Literal["tpe", "gp", "nsga2", "random"] = "tpe"   # tpe is multivariate TPE, gp Optuna's GPSampler
     seed: int | None = 0
 
 

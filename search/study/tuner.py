@@ -23,10 +23,14 @@ from trainables.params import TrialParams
 
 def make_sampler(spec: SamplerSpec) -> optuna.samplers.BaseSampler:
     """Multivariate TPE (Optuna's default TPE is independent per parameter for multi-objective),
-    NSGA-II, or random; constant liar keeps concurrent TPE trials apart. Each reads the trials'
-    constraint values (`search/study/searcher.py`) on its own."""
+    Optuna's Gaussian-process sampler (the best of them at 20 trials in the replay benchmark,
+    docs/benchmarks.md), NSGA-II, or random; constant liar keeps concurrent TPE trials apart. Each
+    reads the trials' constraint values (`search/study/searcher.py`) on its own."""
     if spec.type == "tpe":
         return optuna.samplers.TPESampler(multivariate=True, constant_liar=True, seed=spec.seed)
+    if spec.type == "gp":
+        # parameters under a `when` fall outside its joint space and are sampled at random: expected
+        return optuna.samplers.GPSampler(seed=spec.seed, warn_independent_sampling=False)
     if spec.type == "nsga2":
         return optuna.samplers.NSGAIISampler(seed=spec.seed)
     return optuna.samplers.RandomSampler(seed=spec.seed)
