@@ -21,8 +21,9 @@ def test_the_tables_hypervolume_is_the_area_its_front_dominates() -> None:
     assert TABLE.lookup({"a": 1, "b": 0}) is POOR
 
 
-def test_a_search_that_sees_every_trial_reaches_the_tables_hypervolume() -> None:
-    steps = replay(TABLE, make_sampler("random", 0), None, budget=30)
+@pytest.mark.parametrize("sampler", ["random", "gp"])   # gp: the service's, as `sampler: {type: gp}` builds it
+def test_a_search_that_sees_every_trial_reaches_the_tables_hypervolume(sampler: str) -> None:
+    steps = replay(TABLE, make_sampler(sampler, 0), None, budget=30)
     assert [s.trials for s in steps] == list(range(1, 31))
     assert [s.epochs for s in steps] == [5 * n for n in range(1, 31)], "no scheduler: every trial runs 5 epochs"
     assert steps[-1].hypervolume == pytest.approx(12.5)
