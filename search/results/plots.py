@@ -34,7 +34,13 @@ def dominated_region(front: Sequence[Outcome]) -> tuple[list[float], list[float]
 
 def plot_front(outcomes: Sequence[Outcome], front: Sequence[Outcome], recommendation: Recommendation,
                path: Path, *, title: str, accuracy: str = "map", speed: str = "fps") -> Path:
-    """Save the plot to `path`: red = the front with the region it dominates shaded, grey dots =
+    """Save `front_figure` to `path`."""
+    return _write(front_figure(outcomes, front, recommendation, title=title, accuracy=accuracy, speed=speed), path)
+
+
+def front_figure(outcomes: Sequence[Outcome], front: Sequence[Outcome], recommendation: Recommendation, *,
+                 title: str, accuracy: str = "map", speed: str = "fps") -> Figure:
+    """The front plot: red = the front with the region it dominates shaded, grey dots =
     full-budget trials off it, grey rings = trials stopped early (at their partial accuracy, marked
     with the epoch they stopped at), grey crosses on the speed axis = infeasible trials (their lane
     speed; never trained, so no accuracy), blue ring = the recommended trial. The speed axis says
@@ -68,9 +74,10 @@ def plot_front(outcomes: Sequence[Outcome], front: Sequence[Outcome], recommenda
         axes.annotate(f"{o.trial_id} (infeasible)", (o.speed, 0.0), textcoords="offset points", xytext=(5, 4),
                       fontsize=7, color="0.45")
     unplotted = len(outcomes) - len(measured) - len(stopped) - len(infeasible)
-    return _save(figure, axes, path, measured + stopped + infeasible, accuracy=accuracy, speed=speed,
-                 title=title + (f"\n{unplotted} trial(s) without figures (error, diverged, running) not shown"
-                                if unplotted else ""))
+    _finish(figure, axes, measured + stopped + infeasible, accuracy=accuracy, speed=speed,
+            title=title + (f"\n{unplotted} trial(s) without figures (error, diverged, running) not shown"
+                           if unplotted else ""))
+    return figure
 
 
 class FrontSeries(NamedTuple):
@@ -104,7 +111,8 @@ def plot_fronts(series: Sequence[FrontSeries], path: Path, *, title: str, accura
                          edgecolors=colour, linewidths=2, zorder=4)
     axes.scatter([], [], s=220, facecolors="none", edgecolors="0.3", linewidths=2, label="recommended (ringed)")
     shown = [o for study in series for o in study.outcomes if o.on_budget]
-    return _save(figure, axes, path, shown, accuracy=accuracy, speed=speed, title=title)
+    _finish(figure, axes, shown, accuracy=accuracy, speed=speed, title=title)
+    return _write(figure, path)
 
 
 def _draw_front(axes: Axes, front: Sequence[Outcome], colour: object, label: str) -> None:
@@ -114,9 +122,8 @@ def _draw_front(axes: Axes, front: Sequence[Outcome], colour: object, label: str
     axes.scatter([o.speed for o in front], [o.accuracy for o in front], color=colour, zorder=3)
 
 
-def _save(figure: Figure, axes: Axes, path: Path, shown: Sequence[Outcome], *, accuracy: str, speed: str,
-          title: str) -> Path:
-    """Axes from 0, labelled with the speed protocols of the trials `shown`; written to `path`."""
+def _finish(figure: Figure, axes: Axes, shown: Sequence[Outcome], *, accuracy: str, speed: str, title: str) -> None:
+    """Axes from 0, labelled with the speed protocols of the trials `shown`."""
     protocols = sorted({o.speed_protocol for o in shown if o.speed_protocol})
     axes.set_xlabel(f"{speed} (images/s, higher is better)" + "".join(f"\n{p}" for p in protocols), fontsize=8)
     axes.set_ylabel(f"{accuracy} (higher is better)")
@@ -126,6 +133,9 @@ def _save(figure: Figure, axes: Axes, path: Path, shown: Sequence[Outcome], *, a
     axes.grid(alpha=0.3)
     axes.legend(fontsize=8)
     figure.tight_layout()
+
+
+def _write(figure: Figure, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path)
     return path

@@ -10,7 +10,7 @@ from optuna._hypervolume import compute_hypervolume
 
 from search.results.closing import export_hint
 from search.results.front import Outcome, hypervolume, pareto_front, recommend
-from search.results.plots import dominated_region
+from search.results.plots import dominated_region, front_figure
 from search.results.study_report import StudyReport, format_study, skipped_compute
 from search.space.schema import ObjectivesSpec
 
@@ -126,3 +126,18 @@ def test_with_a_scheduler_the_headline_says_when_none_was_stopped() -> None:
     assert "1 ran their full budget, 0 stopped early, front of 1" in \
         format_study(report, [], ObjectivesSpec(), early_stopping=True).splitlines()[0]
     assert "stopped" not in format_study(report, [], ObjectivesSpec()).splitlines()[0]
+
+
+def test_the_plot_draws_the_front_as_a_staircase_and_marks_stopped_and_infeasible_trials() -> None:
+    outcomes = _outcomes([(0.30, 40.0), (0.20, 60.0)]) + [
+        Outcome("early", "stopped_early", accuracy=0.1, speed=50.0, epochs=2),
+        Outcome("slow", "infeasible", accuracy=None, speed=12.0, epochs=0, infeasible="fps 12 < min_fps 30")]
+    front = pareto_front(outcomes)
+    figure = front_figure(outcomes, front, recommend(outcomes), title="demo")
+    axes = figure.axes[0]
+    notes = {text.get_text() for text in axes.texts}
+    assert {"early (stopped at epoch 2)", "slow (infeasible)", "t0", "t1"} <= notes
+    labels = axes.get_legend_handles_labels()[1]
+    assert {"stopped early (partial accuracy)", "infeasible: not trained (lane speed)"} <= set(labels)
+    staircase = next(line for line in axes.lines if line.get_label() == "Pareto front (dominated region)")
+    assert (list(staircase.get_xdata()), list(staircase.get_ydata())) == tuple(map(list, dominated_region(front)))
