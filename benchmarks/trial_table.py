@@ -8,10 +8,11 @@ per-epoch accuracy curve, the lane's FPS and parameter count, the architecture k
 
     .venv/bin/python benchmarks/trial_table.py [--out benchmarks/data/trial_table.json]
 
-Each dataset's trials are appended to `<out>.partial.jsonl` when its grid ends, so an interrupted
-run keeps the datasets it finished; a rerun skips the combinations already there (those of an
-existing `<out>` too: a larger DESIGN extends the table). At the end every row's lane figures
-come from this run's lane (`retime`), so that all FPS in the table share one calibration.
+Each dataset's trials are appended to `<out>.partial.jsonl` when its grid ends (removed once
+`<out>` is written), so an interrupted run keeps the datasets it finished; a rerun skips the
+combinations already there (those of an existing `<out>` too: a larger DESIGN extends the table).
+At the end every row's lane figures come from this run's lane (`retime`), so that all FPS in the
+table share one calibration.
 """
 from __future__ import annotations
 
@@ -163,6 +164,7 @@ def main() -> None:
     table = {"when": f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC", "machine": describe_machine(),
              "design": DESIGN, "fixed": FIXED, "datasets": list(DATASETS), "seconds": seconds, "trials": rows}
     args.out.write_text(json.dumps(table, indent=1))
+    partial.unlink()   # every row is in <out> now, where a rerun with a larger DESIGN starts from
     print(f"{len(rows)} trials -> {args.out}")
 
 
