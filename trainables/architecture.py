@@ -17,7 +17,7 @@ from typing import Any
 from trainables.params import TrialParams
 
 INFERENCE_FIELDS = frozenset({
-    "size", "strategy", "use_bn_head", "embed_dims", "neck_embed_channels", "neck_num_heads",
+    "size", "version", "strategy", "use_bn_head", "embed_dims", "neck_embed_channels", "neck_num_heads",
     "use_depthwise", "expand_ratio", "text_encoder", "image_size",
 })
 """Fields that change the deployed network. `strategy` counts by its deployed form (text path or
@@ -25,13 +25,14 @@ reparameterized), `text_encoder` by its embedding width (its features are comput
 list at deployment, never per image)."""
 
 TRAINING_ONLY_FIELDS = frozenset({
-    "freeze_all", "frozen_stages", "use_mlp_adapter", "lr", "weight_decay", "batch_size", "epochs",
+    "freeze_all", "frozen_stages", "use_mlp_adapter", "prompt_templates", "synonyms", "neg_texts",
+    "repeat_factor_thr", "lr", "weight_decay", "batch_size", "epochs",
     "warmup_epochs", "warmup_min_iters", "warmup_max_fraction", "lr_schedule", "cls_loss", "focal_gamma", "focal_alpha",
     "mosaic_prob", "mixup_prob", "close_mosaic_epochs", "load_from", "amp", "seed",
 })
 """Fields that change the weights, never the network's shape. `use_mlp_adapter` only transforms
-the class prompts, which a deployment computes once; `amp` is training precision (the lane's
-precision is its own protocol setting)."""
+the class prompts, which a deployment computes once (as it encodes the templated texts once);
+`amp` is training precision (the lane's precision is its own protocol setting)."""
 
 KEY_LENGTH = 12
 
@@ -59,6 +60,7 @@ def inference_signature(params: TrialParams, *, num_classes: int, text_width: in
     values.pop("text_encoder")
     values["text_width"] = text_width
     values["embed_dims"] = params.embed_dims or text_width
+    values["use_bn_head"] = params.bn_head
     values["num_classes"] = num_classes
     for name in ("neck_embed_channels", "neck_num_heads"):
         values[name] = None if values[name] is None else list(values[name])

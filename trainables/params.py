@@ -18,6 +18,15 @@ SIZES = ("tiny", "s", "m", "l", "x")
 STRATEGIES = ("normal", "prompt", "reparameterized", "zero_shot")
 LR_SCHEDULES = ("linear", "cosine")
 CLS_LOSSES = ("bce", "focal")
+VERSIONS = ("v1", "v2")
+PROMPT_TEMPLATES: dict[str, tuple[str, ...]] = {
+    "none": ("{}",),
+    "photo": ("a photo of a {}.",),
+    "ensemble": ("a photo of a {}.", "a close-up photo of a {}.", "an image showing a {}.",
+                 "a {} in the scene."),
+}
+"""Template sets for the class texts. Training draws one template per text and image (the texts
+vary, as synonyms do); evaluation and deployment use the set's first template."""
 
 
 class InvalidTrialParams(ValueError):
@@ -27,10 +36,11 @@ class InvalidTrialParams(ValueError):
 @dataclass(frozen=True, kw_only=True)
 class TrialParams:
     size: str = "s"
+    version: str = "v2"                      # v1: dual VL-PAN with its text enhancer; v2: VL-PAN
     strategy: str = "normal"
     freeze_all: bool = False                 # freeze the neck and the head module
     frozen_stages: int = -1                  # image backbone stages to freeze (-1: none, 4: all)
-    use_bn_head: bool = True
+    use_bn_head: bool | None = None          # None: the version's head (v2 BatchNorm, v1 L2 norm)
     embed_dims: int | None = None            # head width; None = the text embedding width
     neck_embed_channels: tuple[int, ...] | None = None  # per level, before widening
     neck_num_heads: tuple[int, ...] | None = None       # per level, before widening
@@ -38,6 +48,10 @@ class TrialParams:
     expand_ratio: float = 0.5                # hidden width of the neck's CSP layers
     use_mlp_adapter: bool = False            # prompt tuning only
     text_encoder: str = CLIP_BASE              # hub id, local folder, or an N x D .npy
+    prompt_templates: str = "none"           # a PROMPT_TEMPLATES set around each class text
+    synonyms: bool = True                    # train on a random synonym per class (else the first)
+    neg_texts: int | None = None             # negative texts sampled per image; None: every class
+    repeat_factor_thr: float = 0.0           # class-balanced repeat-factor sampling; 0: off
     lr: float = 2e-4
     weight_decay: float = 0.05
     batch_size: int = 16                     # per worker
@@ -74,8 +88,9 @@ class TrialParams:
                 self._fail(name, str(error) + error.where)
 
     def _check_choices(self) -> None:
-        for name, choices in (("size", SIZES), ("strategy", STRATEGIES), ("lr_schedule", LR_SCHEDULES),
-                              ("cls_loss", CLS_LOSSES)):
+        for name, choices in (("size", SIZES), ("version", VERSIONS), ("strategy", STRATEGIES),
+                              ("lr_schedule", LR_SCHEDULES), ("cls_loss", CLS_LOSSES),
+                              ("prompt_templates", PROMPT_TEMPLATES)):
             if getattr(self, name) not in choices:
                 self._fail(name, f"must be one of {list(choices)}")
 
@@ -91,13 +106,15 @@ class TrialParams:
                 self._fail(name, "must be >= 0")
         if not 0 < self.warmup_max_fraction <= 1:
             self._fail("warmup_max_fraction", "must be above 0 and at most 1 (a share of the trial's iterations)")
-        for name in ("mosaic_prob", "mixup_prob", "focal_alpha"):
+        for name in ("mosaic_prob", "mixup_prob", "focal_alpha", "repeat_factor_thr"):
             if not 0 <= getattr(self, name) <= 1:
                 self._fail(name, "must be between 0 and 1")
         if not -1 <= self.frozen_stages <= 4:
             self._fail("frozen_stages", "must be -1 (none) to 4 (the whole image backbone)")
         if self.image_size % 32:
             self._fail("image_size", "must be a multiple of 32 (the largest feature stride)")
+        if self.neg_texts is not None and self.neg_texts < 0:
+            self._fail("neg_texts", "must be >= 0 (or left out for every class)")
         if self.embed_dims is not None and self.embed_dims <= 0:
             self._fail("embed_dims", "must be a positive number of channels")
         if self.load_from is not None and not Path(self.load_from).is_file():
@@ -117,6 +134,12 @@ class TrialParams:
                                                  f"{channels} embed channels")
 
     def _check_combinations(self) -> None:
+        if self.version == "v1" and self.strategy == "reparameterized":
+            self._fail("version", "v1's dual VL-PAN updates the class texts from each image, so they cannot "
+                                  "be baked into the weights; reparameterize version v2")
+        if self.text_encoder.endswith(".npy") and self.prompt_templates != "none":
+            self._fail("prompt_templates", "precomputed embeddings (a .npy text_encoder) hold one row per class "
+                                           "text and cannot encode templated texts; use a CLIP text encoder")
         if self.use_mlp_adapter and self.strategy != "prompt":
             self._fail("use_mlp_adapter", "only applies to strategy 'prompt' (prompt tuning)")
         if self.strategy == "zero_shot" and self.load_from is None:
@@ -148,3 +171,8 @@ class TrialParams:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @property
+    def bn_head(self) -> bool:
+        """Whether the contrastive head normalises regions with BatchNorm (use_bn_head resolved)."""
+        return self.version == "v2" if self.use_bn_head is None else self.use_bn_head

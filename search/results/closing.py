@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from search.results.analysis import SearchAnalysis
+from search.results.next_space import run_command
 from search.results.study_report import StudyReport, format_study
 from search.study.plan import SearchPlan
 from search.tracking.links import FRONT_PLOT, run_page, runs_table, ui_base
@@ -46,6 +47,9 @@ def format_closing(plan: SearchPlan, reports: Sequence[StudyReport], dashboard_u
             parts += ["", analysis.advice[study.name], "", analysis.impact[study.name]]
     if analysis is not None:
         parts += ["", analysis.comparison]
+        if analysis.next_space is not None:
+            parts += ["", f"Next search (this one's findings applied, each change commented in the file):  "
+                          f"{run_command(analysis.next_space)}"]
     uri = plan.mlflow_uri
     where = f"--mlflow-uri {uri}" if spec.storage.mlflow_uri else f"--storage {plan.root}"
     parts += ["", f"MLflow: experiment {plan.experiment_name!r} in {uri} (parent run per dataset, child run per "

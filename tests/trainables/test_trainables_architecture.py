@@ -34,13 +34,14 @@ TRAINING_CHANGES = {
     "warmup_epochs": 1.0, "warmup_min_iters": 5, "warmup_max_fraction": 0.5, "lr_schedule": "cosine",
     "cls_loss": "focal",
     "focal_gamma": 1.5, "focal_alpha": 0.5, "mosaic_prob": 0.5, "mixup_prob": 0.2, "close_mosaic_epochs": 2,
-    "amp": False, "seed": 3,
+    "amp": False, "seed": 3, "prompt_templates": "ensemble", "synonyms": False, "neg_texts": 2,
+    "repeat_factor_thr": 0.1,
 }
 """One new value per training-only field (checked to cover them all below, bar the three that
 need a file or a strategy: load_from, use_mlp_adapter, tested apart)."""
 
 INFERENCE_CHANGES = {
-    "size": "s", "strategy": "reparameterized", "use_bn_head": False, "embed_dims": 64,
+    "size": "s", "version": "v1", "strategy": "reparameterized", "use_bn_head": False, "embed_dims": 64,
     "neck_embed_channels": (64, 128, 256), "neck_num_heads": (2, 4, 8), "use_depthwise": True,
     "expand_ratio": 0.25, "image_size": 192,
 }
@@ -63,6 +64,13 @@ def test_a_training_only_change_keeps_the_key(name: str) -> None:
     if name in ("focal_gamma", "focal_alpha"):
         values["cls_loss"] = "focal"
     assert key(TrialParams.from_dict(values)) == key(BASE)
+
+
+def test_the_version_default_head_is_the_explicit_one() -> None:
+    """use_bn_head left out means the version's own head: the same network as spelling it out."""
+    assert key(BASE) == key(TrialParams.from_dict(BASE.as_dict() | {"use_bn_head": True}))
+    v1 = TrialParams.from_dict(BASE.as_dict() | {"version": "v1"})
+    assert key(v1) == key(TrialParams.from_dict(v1.as_dict() | {"use_bn_head": False})) != key(BASE)
 
 
 def test_loading_weights_and_an_mlp_adapter_keep_the_key(tmp_path) -> None:

@@ -9,7 +9,9 @@ from trainables.params import InvalidTrialParams, TrialParams
 def test_defaults_are_the_official_v2_recipe() -> None:
     params = TrialParams()
     assert (params.lr, params.weight_decay, params.batch_size, params.epochs) == (2e-4, 0.05, 16, 80)
-    assert (params.close_mosaic_epochs, params.use_bn_head, params.cls_loss) == (10, True, "bce")
+    assert (params.close_mosaic_epochs, params.version, params.bn_head, params.cls_loss) == (10, "v2", True, "bce")
+    assert (params.prompt_templates, params.synonyms, params.neg_texts, params.repeat_factor_thr) == (
+        "none", True, None, 0.0)  # every class by its text as written, no resampling: the official recipe
 
 
 @pytest.mark.parametrize("values, message", [
@@ -35,10 +37,22 @@ def test_defaults_are_the_official_v2_recipe() -> None:
     (dict(epochs=5, close_mosaic_epochs=10), "'close_mosaic_epochs' = 10: is more than the 5 training epochs"),
     (dict(load_from="/no/such.pth"), "'load_from' = '/no/such.pth': no such checkpoint file"),
     (dict(text_encoder="/no/such.npy"), "no such embeddings file"),
+    (dict(version="v3"), "'version' = 'v3': must be one of"),
+    (dict(version="v1", strategy="reparameterized"), "cannot be baked into the weights; reparameterize version v2"),
+    (dict(prompt_templates="fancy"), "'prompt_templates' = 'fancy': must be one of"),
+    (dict(neg_texts=-1), "'neg_texts' = -1: must be >= 0"),
+    (dict(repeat_factor_thr=1.5), "'repeat_factor_thr' = 1.5: must be between 0 and 1"),
 ])
 def test_bad_values_are_rejected_by_name(values: dict, message: str) -> None:
     with pytest.raises(InvalidTrialParams, match=message.replace("(", r"\(").replace(")", r"\)").replace("?", r"\?")):
         TrialParams.from_dict(values)
+
+
+def test_templates_need_an_encoder_that_reads_text(tmp_path) -> None:
+    embeddings = tmp_path / "classes.npy"
+    embeddings.write_bytes(b"rows")
+    with pytest.raises(InvalidTrialParams, match="cannot encode templated texts; use a CLIP text encoder"):
+        TrialParams.from_dict(dict(text_encoder=str(embeddings), prompt_templates="photo"))
 
 
 def test_valid_combinations_pass_and_lists_become_tuples() -> None:

@@ -18,12 +18,12 @@ import torch
 from trainables.architecture import inference_signature
 from trainables.configs.recipe import Schedule, training_recipe
 from trainables.dataset_files import DatasetFiles
-from trainables.params import TrialParams
+from trainables.params import PROMPT_TEMPLATES, TrialParams
 from trainables.speed_lane import LaneRequest
 from trainables.speed_protocol import SpeedProtocol
 from trainables.text_encoder import text_width
 from trainables.yolo_world.data.class_texts import load_class_texts
-from trainables.yolo_world.data.pipelines import box_only_data_config
+from trainables.yolo_world.data.pipelines import TextSampling, box_only_data_config
 from trainables.yolo_world.data.text_free import text_free_data_config
 from trainables.yolo_world.models import strategies
 from trainables.yolo_world.models.sizes import bce_loss_cls, focal_loss_cls, model_config
@@ -58,7 +58,7 @@ def _plain_model(params: TrialParams, data: DatasetFiles, num_classes: int) -> d
             else bce_loss_cls())
     model = model_config(params.size, num_classes=num_classes, text_model_name=params.text_encoder,
                          text_channels=text_width(params.text_encoder), embed_dims=params.embed_dims,
-                         use_bn_head=params.use_bn_head, loss_cls=loss)
+                         use_bn_head=params.bn_head, loss_cls=loss, version=params.version)
     model["backbone"]["text_model"] = _text_model(params, data)
     neck = model["neck"]
     if params.neck_embed_channels:
@@ -107,13 +107,15 @@ def trial_data_config(params: TrialParams, data: DatasetFiles, *, num_data_worke
 
     `num_classes` (texts sampled per image) defaults to the length of the class-text file.
     """
+    texts = TextSampling(max_num_samples=num_classes or len(load_class_texts(data.class_text_file)),
+                         neg_texts=params.neg_texts, prompt_formats=PROMPT_TEMPLATES[params.prompt_templates],
+                         random_synonym=params.synonyms)
     data_cfg = box_only_data_config(
         train_ann_file=data.train.annotation_file, train_image_dir=data.train.image_dir,
         val_ann_file=data.val.annotation_file, val_image_dir=data.val.image_dir,
         class_text_file=data.class_text_file, img_scale=(params.image_size, params.image_size),
         batch_size=params.batch_size, num_workers=num_data_workers, mosaic_prob=params.mosaic_prob,
-        mixup_prob=params.mixup_prob,
-        max_num_samples=num_classes or len(load_class_texts(data.class_text_file)))
+        mixup_prob=params.mixup_prob, texts=texts, oversample_thr=params.repeat_factor_thr)
     return text_free_data_config(data_cfg) if text_free else data_cfg
 
 

@@ -14,7 +14,7 @@ from mmyolo.utils import register_all_modules
 
 from search.datasets import DatasetFiles
 from tests.project import OFFICIAL_FIXTURES
-from trainables.yolo_world.data import ClassTextError, box_only_data_config
+from trainables.yolo_world.data import ClassTextError, TextSampling, box_only_data_config
 
 RECIPE = OFFICIAL_FIXTURES / "finetune_recipe_s.json"
 SIZE = 160
@@ -114,7 +114,7 @@ def test_train_samples_label_only_classes_of_their_image(demo: tuple) -> None:
     for ann in coco["annotations"]:
         classes_in[ann["image_id"]].add(label_of[ann["category_id"]])
     dataset = DATASETS.build(_config(files, img_scale=(SIZE, SIZE), mosaic_prob=0.0, mixup_prob=0.0,
-                                     max_num_samples=MAX_TEXTS)["train_dataloader"]["dataset"])
+                                     texts=TextSampling(max_num_samples=MAX_TEXTS))["train_dataloader"]["dataset"])
     labelled = 0
     for index in range(len(dataset)):
         sample = dataset[index]["data_samples"]
@@ -146,7 +146,7 @@ def _check_batch(batch: dict, texts: list[list[str]], batch_size: int) -> None:
 def test_train_dataloader_batches_agree(demo: tuple, pipeline_key: str, mosaic_prob: float,
                                         mixup_prob: float) -> None:
     config = _config(demo[0], img_scale=(SIZE, SIZE), batch_size=4, num_workers=0, mosaic_prob=mosaic_prob,
-                     mixup_prob=mixup_prob, max_num_samples=MAX_TEXTS)
+                     mixup_prob=mixup_prob, texts=TextSampling(max_num_samples=MAX_TEXTS))
     loader_cfg = config["train_dataloader"]
     loader_cfg["dataset"]["pipeline"] = config[pipeline_key]
     batches = list(Runner.build_dataloader(loader_cfg, seed=0))

@@ -13,7 +13,7 @@ from mmyolo.utils import register_all_modules
 
 from search.datasets import DatasetFiles
 from tests.project import OFFICIAL_FIXTURES
-from trainables.yolo_world.data import box_only_data_config
+from trainables.yolo_world.data import TextSampling, box_only_data_config
 from trainables.yolo_world.models.build import build_model
 from trainables.yolo_world.models.sizes import model_config
 
@@ -30,7 +30,7 @@ def test_recipe_batches_train_and_validate_a_tiny_yolo_world(small_demo_root: Pa
         train_ann_file=files.train.annotation_file, train_image_dir=files.train.image_dir,
         val_ann_file=files.val.annotation_file, val_image_dir=files.val.image_dir,
         class_text_file=files.class_text_file, img_scale=(SIZE, SIZE), batch_size=4,
-        num_workers=0, mixup_prob=0.5, max_num_samples=MAX_TEXTS)
+        num_workers=0, mixup_prob=0.5, texts=TextSampling(max_num_samples=MAX_TEXTS))
     model = build_model(model_config("tiny", num_classes=MAX_TEXTS, num_test_classes=6,
                                      text_model_name=str(tiny_clip_path), text_channels=32))
     official = json.loads(RECIPE.read_text())

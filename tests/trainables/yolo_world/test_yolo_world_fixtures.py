@@ -6,17 +6,15 @@ the reparameterized weights and their outputs.
 """
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 import torch
 from mmengine.logging import HistoryBuffer
-from torch import Tensor
 
+from tests.official import built_shapes, relative_error
 from tests.project import OFFICIAL_FIXTURES
 from trainables.yolo_world.models import (
     build_model,
@@ -40,31 +38,6 @@ def vectors() -> dict[str, Any]:
     return torch.load(FIXTURES / "tiny_v2_vectors.pt")
 
 
-@pytest.fixture(scope="module")
-def full_size_clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """CLIP base-patch32 and large-patch14-336 text towers (architecture only, random)."""
-    from search.datasets.demo_text_encoder import write_clip_text_model
-
-    root = tmp_path_factory.mktemp("clip")
-    base = write_clip_text_model(root / "base", hidden_size=512, num_layers=12, num_heads=8,
-                                 intermediate_size=2048, projection_dim=512, vocab_size=49408)
-    large = write_clip_text_model(root / "large", hidden_size=768, num_layers=12, num_heads=12,
-                                  intermediate_size=3072, projection_dim=768, vocab_size=49408)
-    return {"openai/clip-vit-base-patch32": str(base),
-            "openai/clip-vit-large-patch14-336": str(large)}
-
-
-def relative_error(actual: Tensor, expected: Tensor) -> float:
-    """||actual - expected|| / ||expected||.
-
-    Norm-wise, not element-wise: the tiny model's perturbed weights drive the box
-    branch's DFL logits to ~3700, where float32 rounding alone moves single box
-    values by ~1e-3 (our float32 and the official float32 differ from a float64
-    run by the same amount).
-    """
-    return ((actual.double() - expected.double()).norm() / expected.double().norm()).item()
-
-
 def tiny(vectors: dict[str, Any], key: str = "tiny") -> torch.nn.Module:
     model = build_model(CONFIGS[key])
     model.load_state_dict(vectors["state_dict" if key == "tiny" else "rep_state_dict"],
@@ -75,16 +48,7 @@ def tiny(vectors: dict[str, Any], key: str = "tiny") -> torch.nn.Module:
 @pytest.mark.parametrize("name", sorted(MANIFEST))
 def test_state_dict_keys_and_shapes_match_official(name: str, full_size_clips: dict[str, str],
                                                    tmp_path: Path) -> None:
-    cfg = copy.deepcopy(CONFIGS[name])
-    text_model = cfg["backbone"].get("text_model") or {}
-    if "model_name" in text_model:
-        text_model["model_name"] = full_size_clips[text_model["model_name"]]
-    if cfg.get("embedding_path"):
-        cfg["embedding_path"] = str(tmp_path / "prompts.npy")
-        np.save(cfg["embedding_path"],
-                np.random.randn(cfg["num_prompts"], cfg["prompt_dim"]).astype(np.float32))
-    cfg.pop("data_preprocessor")  # the data side's type; not part of the state dict
-    shapes = {k: list(v.shape) for k, v in build_model(cfg).state_dict().items()}
+    shapes = built_shapes(CONFIGS[name], full_size_clips, tmp_path)
     assert sorted(shapes) == sorted(MANIFEST[name])
     assert shapes == MANIFEST[name]
 

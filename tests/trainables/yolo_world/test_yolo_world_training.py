@@ -17,7 +17,7 @@ from torch import nn
 import trainables.yolo_world  # noqa: F401  (registers the data and model types)
 from tests.detections import assert_same_detections
 from trainables.dataset_files import DatasetFiles
-from trainables.yolo_world.data import box_only_data_config
+from trainables.yolo_world.data import TextSampling, box_only_data_config
 from trainables.yolo_world.models import build_model, model_config, reparameterize_detector
 
 SIZE = 128
@@ -32,7 +32,7 @@ def demo(small_demo_root: Path) -> tuple[DatasetFiles, list[str], dict[str, Any]
         train_ann_file=files.train.annotation_file, train_image_dir=files.train.image_dir,
         val_ann_file=files.val.annotation_file, val_image_dir=files.val.image_dir,
         class_text_file=files.class_text_file, img_scale=(SIZE, SIZE), batch_size=4,
-        num_workers=0, mosaic_prob=0.0, mixup_prob=0.0, max_num_samples=len(classes))
+        num_workers=0, mosaic_prob=0.0, mixup_prob=0.0, texts=TextSampling(max_num_samples=len(classes)))
     return files, classes, data
 
 

@@ -58,6 +58,11 @@ class MultiModalDataset:
             data_info["texts"] = self.class_texts
         return data_info
 
+    def get_cat_ids(self, idx: int) -> list[int]:
+        """The wrapped dataset's category ids of image ``idx`` (for class-balanced wrappers)."""
+        self.full_init()
+        return self.dataset.get_cat_ids(idx)
+
     def __len__(self) -> int:
         self.full_init()
         return len(self.dataset)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -73,21 +74,52 @@ def _geometry(img_scale: tuple[int, int], mosaic_prob: float) -> list[dict[str, 
     return [{"type": "RandomChoice", "transforms": [mosaic, plain], "prob": [prob, 1.0 - prob]}]
 
 
-def _train_tail(max_num_samples: int, with_albu: bool) -> list[dict[str, Any]]:
+@dataclass(frozen=True, kw_only=True)
+class TextSampling:
+    """Which texts a training image sees. The defaults are the official fine-tune's: every class
+    (`max_num_samples`, padded to it) by a random synonym, as written. `neg_texts` caps the
+    negatives per image; `prompt_formats` are drawn one per text, and the first is the one
+    evaluation uses."""
+
+    max_num_samples: int = 80
+    neg_texts: int | None = None
+    prompt_formats: tuple[str, ...] = ("{}",)
+    random_synonym: bool = True
+
+    def random_load_text(self) -> dict[str, Any]:
+        negatives = self.max_num_samples if self.neg_texts is None else self.neg_texts
+        return {"type": "RandomLoadText", "num_neg_samples": (negatives, negatives),
+                "max_num_samples": self.max_num_samples, "padding_to_max": True, "padding_value": "",
+                **self._formats(list(self.prompt_formats)),
+                **({} if self.random_synonym else {"random_synonym": False})}
+
+    def load_text(self) -> dict[str, Any]:
+        return {"type": "LoadText", **self._formats(self.prompt_formats[0])}
+
+    def _formats(self, formats: str | list[str]) -> dict[str, Any]:
+        return {} if self.prompt_formats == ("{}",) else {"prompt_format": formats}
+
+
+def _train_tail(texts: TextSampling, with_albu: bool) -> list[dict[str, Any]]:
     """Colour, flip, text sampling and packing: the same in both training stages."""
     return [*([ALBU] if with_albu else []),
             {"type": "YOLOv5HSVRandomAug"},
             {"type": "mmdet.RandomFlip", "prob": 0.5},
-            {"type": "RandomLoadText", "num_neg_samples": (max_num_samples, max_num_samples),
-             "max_num_samples": max_num_samples, "padding_to_max": True, "padding_value": ""},
+            texts.random_load_text(),
             {"type": "mmdet.PackDetInputs", "meta_keys": TRAIN_META}]
 
 
 def _dataset(ann_file: str | Path, image_dir: str | Path, class_text_file: str | Path,
-             classes: tuple[str, ...], pipeline: list[dict[str, Any]]) -> dict[str, Any]:
-    coco = {"type": "YOLOv5CocoDataset", "ann_file": str(ann_file),
-            "data_prefix": {"img": f"{image_dir}/"}, "metainfo": {"classes": classes},
-            "filter_cfg": {"filter_empty_gt": False, "min_size": 32}}
+             classes: tuple[str, ...], pipeline: list[dict[str, Any]],
+             oversample_thr: float = 0.0) -> dict[str, Any]:
+    """MultiModalDataset over the COCO files; `oversample_thr` > 0 repeats images of rare classes
+    (mmengine's ClassBalancedDataset, inside the wrapper that owns the pipeline so that the
+    close-mosaic switch still reaches it)."""
+    coco: dict[str, Any] = {"type": "YOLOv5CocoDataset", "ann_file": str(ann_file),
+                            "data_prefix": {"img": f"{image_dir}/"}, "metainfo": {"classes": classes},
+                            "filter_cfg": {"filter_empty_gt": False, "min_size": 32}}
+    if oversample_thr > 0:
+        coco = {"type": "ClassBalancedDataset", "oversample_thr": oversample_thr, "dataset": coco}
     return {"type": "MultiModalDataset", "dataset": coco, "class_text_path": str(class_text_file),
             "pipeline": pipeline}
 
@@ -96,32 +128,35 @@ def box_only_data_config(*, train_ann_file: str | Path, train_image_dir: str | P
                          val_ann_file: str | Path, val_image_dir: str | Path,
                          class_text_file: str | Path, img_scale: tuple[int, int] = (640, 640),
                          batch_size: int = 16, num_workers: int = 8, mosaic_prob: float = 1.0,
-                         mixup_prob: float = 0.15, max_num_samples: int = 80,
-                         with_albu: bool = False) -> dict[str, Any]:
+                         mixup_prob: float = 0.15, texts: TextSampling = TextSampling(),
+                         oversample_thr: float = 0.0, with_albu: bool = False) -> dict[str, Any]:
     """Pipelines and dataloaders of the official v2 fine-tune recipe for a box-only COCO dataset.
 
     Returns mmyolo config entries: `train_pipeline`, `train_pipeline_stage2` (for the
     close-mosaic PipelineSwitchHook), `test_pipeline`, `train_dataloader`, `val_dataloader`.
     `img_scale` is (width, height); paths should be absolute. Class names come from the
     validation file, whose categories must equal the training file's (the dataset checker says so).
+    `texts` says which class texts training images see; `oversample_thr` (0: off) is the
+    repeat-factor threshold of class-balanced sampling (an image repeats as often as its rarest
+    class needs to reach that share of images).
     """
     for name, prob in (("mosaic_prob", mosaic_prob), ("mixup_prob", mixup_prob)):
         if not 0 <= prob <= 1:
             raise ValueError(f"{name} must be within [0, 1], got {prob}")
     img_scale = (int(img_scale[0]), int(img_scale[1]))
     geometry = _geometry(img_scale, mosaic_prob)
-    tail = _train_tail(max_num_samples, with_albu)
+    tail = _train_tail(texts, with_albu)
     mixup = {"type": "YOLOv5MultiModalMixUp", "prob": mixup_prob,
              "pre_transform": [*LOAD, *geometry]}
     train_pipeline = [*LOAD, *geometry, mixup, *tail]
     stage2 = [*LOAD, *_letterbox(img_scale, allow_scale_up=True), _affine(), *tail]
     test_pipeline = [LOAD[0], *_letterbox(img_scale, allow_scale_up=False),
                      {"type": "LoadAnnotations", "with_bbox": True, "_scope_": "mmdet"},
-                     {"type": "LoadText"},
+                     texts.load_text(),
                      {"type": "mmdet.PackDetInputs", "meta_keys": VAL_META}]
     classes = coco_class_names(val_ann_file)
     train_dataset = _dataset(train_ann_file, train_image_dir, class_text_file, classes,
-                             train_pipeline)
+                             train_pipeline, oversample_thr)
     val_dataset = _dataset(val_ann_file, val_image_dir, class_text_file, classes, test_pipeline)
     return copy.deepcopy({  # callers edit the result: keep module constants and shared parts apart
         "train_pipeline": train_pipeline,

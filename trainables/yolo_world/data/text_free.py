@@ -2,7 +2,8 @@
 
 Prompt tuning and reparameterized models have one fixed output per dataset class, so their labels
 must stay the dataset's: text sampling (which shuffles and relabels classes per image) is removed,
-the multimodal mix transforms become mmyolo's plain ones, and the dataset is unwrapped. The same
+the multimodal mix transforms become mmyolo's plain ones, and the dataset is unwrapped (unless
+class-balanced sampling sits inside it). The same
 pipeline serves the plain YOLOv8 speed baseline.
 """
 from __future__ import annotations
@@ -37,7 +38,11 @@ def text_free_data_config(data_cfg: dict[str, Any]) -> dict[str, Any]:
     for name in ("train_dataloader", "val_dataloader"):
         loader = copy.deepcopy(data_cfg[name])
         wrapper = loader["dataset"]
-        loader["dataset"] = dict(wrapper["dataset"], pipeline=_strip(wrapper["pipeline"]))
+        if wrapper["dataset"]["type"] == "ClassBalancedDataset":
+            # The wrapper keeps the pipeline (without texts) for the close-mosaic switch to reach.
+            loader["dataset"] = dict(wrapper, class_text_path=None, pipeline=_strip(wrapper["pipeline"]))
+        else:
+            loader["dataset"] = dict(wrapper["dataset"], pipeline=_strip(wrapper["pipeline"]))
         if "collate_fn" in loader:
             loader["collate_fn"] = {"type": "yolov5_collate"}
         out[name] = loader

@@ -3,6 +3,8 @@
 The detector scores regions against the texts of its own image, so labels are indices into
 `results['texts']`. Training samples a random subset (positives plus negatives, shuffled, one
 random synonym each) so that the model cannot learn class positions; evaluation uses every class.
+`prompt_format` wraps each text ("a photo of a {}."); RandomLoadText also takes a list of formats
+and draws one per text (prompt diversity), LoadText uses one format, as deployment does.
 """
 from __future__ import annotations
 
@@ -51,10 +53,17 @@ class LoadText(_TextTransform):
 class RandomLoadText(_TextTransform):
     """Train on the image's classes plus sampled negatives, shuffled, relabelled, optionally padded."""
 
-    def __init__(self, text_path: str | Path | None = None, prompt_format: str = "{}",
+    def __init__(self, text_path: str | Path | None = None, prompt_format: str | Sequence[str] = "{}",
                  num_neg_samples: Sequence[int] = (80, 80), max_num_samples: int = 80,
-                 padding_to_max: bool = False, padding_value: str = "") -> None:
-        super().__init__(text_path, prompt_format)
+                 padding_to_max: bool = False, padding_value: str = "",
+                 random_synonym: bool = True) -> None:
+        formats = [prompt_format] if isinstance(prompt_format, str) else list(prompt_format)
+        if not formats or any("{}" not in f for f in formats):
+            raise ValueError(f"RandomLoadText: prompt_format must be one or more texts with a '{{}}' "
+                             f"for the class text, got {prompt_format!r}")
+        super().__init__(text_path, formats[0])
+        self.prompt_formats = formats
+        self.random_synonym = random_synonym
         low, high = num_neg_samples
         if not 0 <= low <= high:
             raise ValueError("RandomLoadText: num_neg_samples must be (low, high) with "
@@ -92,7 +101,9 @@ class RandomLoadText(_TextTransform):
                 results[key] = results[key][keep]
         results["gt_bboxes_labels"] = remapped[keep]
 
-        texts = [self.prompt_format.format(random.choice(class_texts[label])) for label in sampled]
+        texts = [random.choice(self.prompt_formats).format(
+                     random.choice(class_texts[label]) if self.random_synonym else class_texts[label][0])
+                 for label in sampled]
         if self.padding_to_max:
             texts += [self.padding_value] * (self.max_num_samples - len(texts))
         results["texts"] = texts

@@ -111,3 +111,27 @@ class RepConvMaxSigmoidAttnBlock(_MaxSigmoidAttnBase):
             [conv(e).max(dim=1, keepdim=True).values for conv, e in zip(self.guide_convs, heads)],
             dim=1)
         return self.apply_attention(x, max_logits / self.logit_divisor)
+
+
+@MODELS.register_module()
+class VanillaSigmoidBlock(BaseModule):
+    """The efficient neck's block: project_conv then x * sigmoid(x); the texts are unused.
+
+    The text arguments are accepted so that official configs build unchanged.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, guide_channels: int,
+                 embed_channels: int, kernel_size: int = 3, padding: int = 1,
+                 num_heads: int = 1, use_depthwise: bool = False, with_scale: bool = False,
+                 conv_cfg: OptConfigType = None, norm_cfg: ConfigType = DEFAULT_NORM,
+                 init_cfg: OptMultiConfig = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        conv = DepthwiseSeparableConvModule if use_depthwise else ConvModule
+        self.project_conv = conv(in_channels, out_channels, kernel_size, stride=1,
+                                 padding=padding, conv_cfg=conv_cfg, norm_cfg=norm_cfg,
+                                 act_cfg=None)
+
+    def forward(self, x: Tensor, guide: Tensor | None = None) -> Tensor:
+        """``x``: B x C x H x W; ``guide`` is ignored."""
+        x = self.project_conv(x)
+        return x * x.sigmoid()

@@ -13,7 +13,7 @@ from mmyolo.models.layers import CSPLayerWithTwoConv
 from mmyolo.registry import MODELS
 from torch import Tensor, nn
 
-from .attention import MaxSigmoidAttnBlock, RepConvMaxSigmoidAttnBlock
+from .attention import MaxSigmoidAttnBlock, RepConvMaxSigmoidAttnBlock, VanillaSigmoidBlock
 
 DEFAULT_NORM = dict(type="BN", momentum=0.03, eps=0.001)
 DEFAULT_ACT = dict(type="SiLU", inplace=True)
@@ -81,5 +81,24 @@ class RepConvMaxSigmoidCSPLayerWithTwoConv(_AttnCSPLayer):
                                           with_scale=with_scale, use_depthwise=use_depthwise,
                                           conv_cfg=conv_cfg, norm_cfg=norm_cfg,
                                           use_einsum=use_einsum)
+        super().__init__(in_channels, out_channels, attn, expand_ratio, num_blocks, add_identity,
+                         conv_cfg, norm_cfg, act_cfg, init_cfg)
+
+
+@MODELS.register_module()
+class EfficientCSPLayerWithTwoConv(_AttnCSPLayer):
+    """Efficient-neck block: the attention chunk is a text-free VanillaSigmoidBlock."""
+
+    uses_text = False
+
+    def __init__(self, in_channels: int, out_channels: int, guide_channels: int,
+                 embed_channels: int, num_heads: int = 1, expand_ratio: float = 0.5,
+                 num_blocks: int = 1, with_scale: bool = False, add_identity: bool = True,
+                 conv_cfg: OptConfigType = None, norm_cfg: ConfigType = DEFAULT_NORM,
+                 act_cfg: ConfigType = DEFAULT_ACT, init_cfg: OptMultiConfig = None) -> None:
+        mid = int(out_channels * expand_ratio)
+        attn = VanillaSigmoidBlock(mid, mid, guide_channels=guide_channels,
+                                   embed_channels=embed_channels, num_heads=num_heads,
+                                   with_scale=with_scale, conv_cfg=conv_cfg, norm_cfg=norm_cfg)
         super().__init__(in_channels, out_channels, attn, expand_ratio, num_blocks, add_identity,
                          conv_cfg, norm_cfg, act_cfg, init_cfg)

@@ -1,8 +1,9 @@
-"""Size presets -> a full YOLO-World v2 model config in the official argument names.
+"""Size presets -> a full YOLO-World model config in the official argument names.
 
 S/M/L/X are the official v2 fine-tune configs (the result equals their resolved
-``model`` section); ``tiny`` (deepen 0.33, widen 0.25, S-shaped) is worldtune's
-size for CPU demos and tests. The neck follows the official rule
+``model`` section) and, with ``version="v1"``, the official v1 configs (dual VL-PAN,
+L2-norm head); ``tiny`` (deepen 0.33, widen 0.25, S-shaped) is worldtune's size for
+CPU demos and tests. The neck follows the official rule
 embed_channels = [128, 256, last/2], num_heads = [4, 8, last/64] (before widening).
 """
 from __future__ import annotations
@@ -16,6 +17,8 @@ from trainables.text_encoder import CLIP_BASE
 NORM = dict(type="BN", momentum=0.03, eps=0.001)
 ACT = dict(type="SiLU", inplace=True)
 STRIDES = [8, 16, 32]
+VERSIONS = ("v1", "v2")
+V1_TEXT_ENHANCER = dict(type="ImagePoolingAttentionModule", embed_channels=256, num_heads=8)
 
 
 @dataclass(frozen=True)
@@ -71,16 +74,21 @@ def focal_loss_cls(gamma: float = 2.0, alpha: float | None = 0.25,
 def model_config(size: str = "s", *, num_classes: int = 80, num_test_classes: int | None = None,
                  text_model_name: str = CLIP_BASE, text_channels: int = 512,
                  with_text_model: bool = True, embed_dims: int | None = None,
-                 use_bn_head: bool = True, loss_cls: dict[str, Any] | None = None,
-                 with_data_preprocessor: bool = True) -> dict[str, Any]:
-    """The v2 fine-tune model config for ``size`` (tiny/s/m/l/x).
+                 use_bn_head: bool | None = None, loss_cls: dict[str, Any] | None = None,
+                 with_data_preprocessor: bool = True, version: str = "v2") -> dict[str, Any]:
+    """The fine-tune model config for ``size`` (tiny/s/m/l/x) and ``version`` (v1/v2).
 
     ``text_channels`` is the text encoder's embedding width (512 for CLIP base,
     768 for CLIP large); ``embed_dims`` (default: the same) is the head's width,
     and a different value adds a learned text projection in the head.
+    ``use_bn_head`` defaults to the version's head: BatchNorm for v2, L2 norm for v1.
     """
     if size not in SIZES:
         raise ValueError(f"model_config: unknown size {size!r}; choose one of {list(SIZES)}")
+    if version not in VERSIONS:
+        raise ValueError(f"model_config: unknown version {version!r}; choose one of {list(VERSIONS)}")
+    if use_bn_head is None:
+        use_bn_head = version == "v2"
     preset = SIZES[size]
     last = preset.last_stage_out_channels
     channels = [256, 512, last]
@@ -88,8 +96,9 @@ def model_config(size: str = "s", *, num_classes: int = 80, num_test_classes: in
     head_module: dict[str, Any] = dict(
         type="YOLOWorldHeadModule", num_classes=num_classes, in_channels=channels,
         widen_factor=preset.widen_factor, reg_max=16, norm_cfg=NORM, act_cfg=ACT,
-        featmap_strides=STRIDES, use_bn_head=use_bn_head,
-        embed_dims=text_channels if embed_dims is None else embed_dims)
+        featmap_strides=STRIDES, embed_dims=text_channels if embed_dims is None else embed_dims)
+    if use_bn_head:  # the official v1 configs leave it out (False is the default)
+        head_module["use_bn_head"] = True
     if embed_dims is not None and embed_dims != text_channels:
         head_module["text_embed_dims"] = text_channels
     cfg: dict[str, Any] = dict(
@@ -110,6 +119,8 @@ def model_config(size: str = "s", *, num_classes: int = 80, num_test_classes: in
         **yolov8_train_test_cfg(num_classes),
         mm_neck=True, num_train_classes=num_classes,
         num_test_classes=num_classes if num_test_classes is None else num_test_classes)
+    if version == "v1":
+        cfg["neck"].update(type="YOLOWorldDualPAFPN", text_enhancder=V1_TEXT_ENHANCER)
     if not with_text_model:
         cfg["backbone"]["with_text_model"] = False
     if with_data_preprocessor:

@@ -48,6 +48,9 @@ def reparameterized_config(cfg: dict[str, Any], num_classes: int) -> dict[str, A
     if not cfg["bbox_head"]["head_module"].get("use_bn_head", False):
         raise ValueError("reparameterized_config: only the BN contrastive head "
                          "(use_bn_head=True) can be reparameterized")
+    if cfg["neck"]["type"] == "YOLOWorldDualPAFPN":
+        raise ValueError("reparameterized_config: the dual VL-PAN (v1) updates the texts from "
+                         "each image, so they cannot be baked into weights; use version v2")
     out = copy.deepcopy(cfg)
     out.update(type="SimpleYOLOWorldDetector", reparameterized=True,
                num_train_classes=num_classes, num_test_classes=num_classes)
