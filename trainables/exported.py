@@ -107,8 +107,10 @@ def _reparameterize(cfg: dict[str, Any], model: Any, strategy: str, class_texts:
     if strategy == "reparameterized":
         return "the trial trained a reparameterized model: the main folder is text-free already"
     prompt = strategy == "prompt"
+    load_text = next((t for t in cfg["predict_pipeline"] if t["type"] == "LoadText"), {})
+    deployed = [load_text.get("prompt_format", "{}").format(t[0]) for t in class_texts]  # as evaluation reads them
     try:
-        rep = reparameterize_detector(model, cfg["model"], texts=None if prompt else [t[0] for t in class_texts])
+        rep = reparameterize_detector(model, cfg["model"], texts=None if prompt else deployed)
     except ValueError as error:
         return str(error)
     rep_cfg = dict(cfg, model=reparameterized_config(cfg["model"], len(class_texts)),

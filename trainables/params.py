@@ -137,6 +137,11 @@ class TrialParams:
         if self.version == "v1" and self.strategy == "reparameterized":
             self._fail("version", "v1's dual VL-PAN updates the class texts from each image, so they cannot "
                                   "be baked into the weights; reparameterize version v2")
+        text_knobs = [name for name in ("prompt_templates", "neg_texts")
+                      if getattr(self, name) != TrialParams.__dataclass_fields__[name].default]
+        if self.strategy in ("prompt", "reparameterized") and text_knobs:
+            self._fail(text_knobs[0], f"only applies to models that read class texts (strategy normal or "
+                                      f"zero_shot); strategy {self.strategy!r} has one fixed output per class")
         if self.text_encoder.endswith(".npy") and self.prompt_templates != "none":
             self._fail("prompt_templates", "precomputed embeddings (a .npy text_encoder) hold one row per class "
                                            "text and cannot encode templated texts; use a CLIP text encoder")

@@ -129,12 +129,16 @@ def _speed(space: NextSpace, why: str) -> None:
 
 
 def _cross_domain(space: NextSpace, why: str) -> None:
-    if space.searchable("prompt_templates") and not str(space.current("text_encoder", "")).endswith(".npy"):
-        space.add_choice("prompt_templates", ["none", "photo", "ensemble"], why)
     if space.searchable("strategy") and (space.data.get("model") or {}).get("checkpoint"):
         space.add_choice("strategy", ["normal", "prompt"], why)
         if space.searchable("use_mlp_adapter"):
             space.set("parameters", "use_mlp_adapter", {"type": "bool", "when": {"strategy": "prompt"}}, why)
+    reads_texts = space.current("strategy", "normal") in ("normal", "zero_shot")
+    encoder = str((space.data.get("model") or {}).get("text_encoder", ""))
+    if space.searchable("prompt_templates") and reads_texts and not encoder.endswith(".npy"):
+        only_with_texts = {"when": {"strategy": "normal"}} if "strategy" in space.data["parameters"] else {}
+        space.set("parameters", "prompt_templates",
+                  {"type": "choice", "values": ["none", "photo", "ensemble"], **only_with_texts}, why)
 
 
 def _overfitting(space: NextSpace, why: str) -> None:

@@ -9,7 +9,7 @@ import torch
 import trainables.registry  # noqa: F401
 from trainables.configs.yolo_world import INIT_CHECKPOINT, build_trial_config
 from trainables.dataset_files import DatasetFiles
-from trainables.params import TrialParams
+from trainables.params import PROMPT_TEMPLATES, TrialParams
 from trainables.text_encoder import TextEncoderNotFound
 from trainables.yolo_world.models.build import build_model
 from trainables.yolo_world.models.checkpoints import load_checkpoint
@@ -66,6 +66,34 @@ def test_normal_finetuning_knobs_shape_the_model(defects, tiny_clip_path, tmp_pa
     assert blocks[0].mid_channels == int(blocks[0].final_conv.conv.out_channels * 0.25)
     assert type(model.bbox_head.loss_cls).__name__ == "SoftTargetFocalLoss"
     assert model.bbox_head.loss_cls.gamma == 1.5
+
+
+def test_version_v1_builds_the_dual_neck_with_the_l2_head(defects, tiny_clip_path, tmp_path) -> None:
+    model = build_model(_config(defects, tiny_clip_path, tmp_path, version="v1")["model"])
+    assert type(model.neck).__name__ == "YOLOWorldDualPAFPN"
+    assert model.neck.text_enhancer.query[1].in_features == 32  # the tiny CLIP's width
+    assert type(model.bbox_head.head_module.cls_contrasts[0]).__name__ == "ContrastiveHead"
+    bn = build_model(_config(defects, tiny_clip_path, tmp_path, version="v1", use_bn_head=True)["model"])
+    assert type(bn.bbox_head.head_module.cls_contrasts[0]).__name__ == "BNContrastiveHead"
+
+
+def test_prompt_diversity_and_balanced_sampling_reach_the_data(defects, tiny_clip_path, tmp_path) -> None:
+    cfg = _config(defects, tiny_clip_path, tmp_path, prompt_templates="ensemble", synonyms=False, neg_texts=2,
+                  repeat_factor_thr=0.2)
+    train = cfg["train_dataloader"]["dataset"]
+    assert train["dataset"] == dict(train["dataset"], type="ClassBalancedDataset", oversample_thr=0.2)
+    texts = next(t for t in train["pipeline"] if t["type"] == "RandomLoadText")
+    assert texts["prompt_format"] == list(PROMPT_TEMPLATES["ensemble"]) and texts["random_synonym"] is False
+    assert texts["num_neg_samples"] == (2, 2) and texts["max_num_samples"] == 6
+    val_texts = next(t for t in cfg["val_dataloader"]["dataset"]["pipeline"] if t["type"] == "LoadText")
+    assert val_texts["prompt_format"] == PROMPT_TEMPLATES["ensemble"][0]
+    checkpoint = tmp_path / "start.pth"
+    torch.save({"state_dict": {}}, checkpoint)
+    prompt = _config(defects, tiny_clip_path, tmp_path, strategy="prompt", load_from=str(checkpoint),
+                     repeat_factor_thr=0.2)["train_dataloader"]["dataset"]
+    assert (prompt["type"], prompt["class_text_path"], prompt["dataset"]["type"]) == (
+        "MultiModalDataset", None, "ClassBalancedDataset")  # the wrapper keeps the switchable pipeline
+    assert "RandomLoadText" not in _types(prompt)
 
 
 def test_embed_dims_other_than_the_text_width_adds_a_projection(defects, tiny_clip_path, tmp_path) -> None:

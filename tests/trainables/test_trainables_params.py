@@ -41,6 +41,8 @@ def test_defaults_are_the_official_v2_recipe() -> None:
     (dict(version="v1", strategy="reparameterized"), "cannot be baked into the weights; reparameterize version v2"),
     (dict(prompt_templates="fancy"), "'prompt_templates' = 'fancy': must be one of"),
     (dict(neg_texts=-1), "'neg_texts' = -1: must be >= 0"),
+    (dict(strategy="reparameterized", prompt_templates="photo"), "only applies to models that read class texts"),
+    (dict(strategy="reparameterized", neg_texts=3), "'neg_texts' = 3: only applies to models that read class"),
     (dict(repeat_factor_thr=1.5), "'repeat_factor_thr' = 1.5: must be between 0 and 1"),
 ])
 def test_bad_values_are_rejected_by_name(values: dict, message: str) -> None:

@@ -116,7 +116,8 @@ def test_cross_domain_failure_adds_prompt_diversity_and_prompt_tuning(tmp_path: 
     del data["parameters"]["use_bn_head"]
     space = next_space(data, {}, [], findings, on_cpu=False)
     params = space.data["parameters"]
-    assert params["prompt_templates"]["values"] == ["none", "photo", "ensemble"]
+    assert params["prompt_templates"] == {"type": "choice", "values": ["none", "photo", "ensemble"],
+                                          "when": {"strategy": "normal"}}  # a prompt-tuned model has no texts
     assert params["strategy"]["values"] == ["normal", "reparameterized", "prompt"]  # both fixes, joined
     assert params["use_mlp_adapter"] == {"type": "bool", "when": {"strategy": "prompt"}}
     comment = space.comments[("parameters", "strategy")]

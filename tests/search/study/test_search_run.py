@@ -73,7 +73,7 @@ def test_search_logs_parent_and_child_runs_and_the_front(searched: tuple[Path, s
     assert "recommended: trial" in output and "mlflow ui --backend-store-uri" in output
     # the advisor, the parameter impact and the comparison: printed, and the same text on the parent run
     analysis = {a.path for a in client.list_artifacts(parent.info.run_id, "analysis")}
-    assert analysis == {"analysis/advice.md", "analysis/impact.md", "analysis/comparison.md"}
+    assert analysis == {"analysis/advice.md", "analysis/impact.md", "analysis/comparison.md", "analysis/next.yaml"}
     texts = {name: Path(client.download_artifacts(parent.info.run_id, f"analysis/{name}.md", str(root / "dl")))
              .read_text().strip() for name in ("advice", "impact", "comparison")}
     assert all(text in output for text in texts.values())
@@ -339,3 +339,21 @@ def test_a_search_starts_from_the_model_an_earlier_search_recommended(searched: 
     file.write_text(json.dumps(space))
     assert run_search(SearchRequest(file, dry_run=True)) == 2
     assert "key 'model.checkpoint': no finished worldtune study matches" in capsys.readouterr().err
+
+
+def test_the_next_search_it_wrote_loads_dry_runs_and_trains(searched: tuple[Path, str, float]) -> None:
+    """The advisor's space file: named in the summary, every change commented, and it runs as it is."""
+    root, output, _ = searched
+    (written,) = root.glob("next-*.yaml")
+    assert f"Next search (this one's findings applied, each change commented in the file):  " \
+           f".venv/bin/python search/run.py --space {written}" in output
+    text = written.read_text()
+    assert text.startswith("# Written by worldtune after search ") and f"root: {root}" in text
+    print(text)
+    run = [sys.executable, str(ROOT / "search" / "run.py"), "--space", str(written)]
+    dry = subprocess.run([*run, "--dry-run"], cwd=written.parent, capture_output=True, text=True, timeout=300)
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    trial = subprocess.run([*run, "--trials", "1"], cwd=written.parent, capture_output=True, text=True, timeout=600)
+    assert trial.returncode == 0, trial.stderr[-3000:]
+    assert re.search(r"\[worldtune\] search \S+ \(four\) done", trial.stdout)
+    assert "dataset demo-defects: 1 trials, 1 ran their full budget" in trial.stdout, trial.stdout[-3000:]

@@ -186,3 +186,44 @@ def test_val_dataloader_scores_every_class_by_its_first_synonym(demo: tuple) -> 
         assert out["data_samples"][0].texts == sample.texts
         seen += 1
     assert seen == len(coco["images"])
+
+
+def test_text_sampling_reaches_the_pipelines(demo: tuple) -> None:
+    """Fewer negatives, templates drawn per text at training, the first template for validation."""
+    files, texts = demo
+    sampling = TextSampling(max_num_samples=MAX_TEXTS, neg_texts=1, prompt_formats=("a photo of a {}.", "a {} here."))
+    config = _config(files, img_scale=(SIZE, SIZE), mosaic_prob=0.0, mixup_prob=0.0, texts=sampling)
+    dataset = DATASETS.build(config["train_dataloader"]["dataset"])
+    for index in range(len(dataset)):
+        sample = dataset[index]["data_samples"]
+        real = [t for t in sample.texts if t]
+        positives = {sample.texts[label] for label in sample.gt_instances.labels.tolist()}
+        assert len(real) == len(positives) + 1 and len(sample.texts) == MAX_TEXTS
+        assert all(t.startswith(("a photo of a ", "a ")) and t.endswith((".", " here.")) for t in real)
+    val = DATASETS.build(config["val_dataloader"]["dataset"])
+    assert val[0]["data_samples"].texts == [f"a photo of a {t[0]}." for t in texts]
+
+
+def test_class_balanced_sampling_repeats_images_of_rare_classes(demo: tuple) -> None:
+    """mmengine's ClassBalancedDataset inside the wrapper: rare-class images repeat, the pipeline
+    (which the close-mosaic hook switches) stays on the outer wrapper, texts still come along."""
+    files, texts = demo
+    plain = DATASETS.build(_config(files, img_scale=(SIZE, SIZE))["train_dataloader"]["dataset"])
+    config = _config(files, img_scale=(SIZE, SIZE), mosaic_prob=0.0, mixup_prob=0.0, oversample_thr=0.3,
+                     texts=TextSampling(max_num_samples=MAX_TEXTS))
+    balanced = DATASETS.build(config["train_dataloader"]["dataset"])
+    assert type(balanced).__name__ == "MultiModalDataset" and hasattr(balanced, "pipeline")
+    assert len(balanced) > len(plain)
+
+    def images_per_class(dataset: Any) -> list[int]:
+        counts = [0] * len(texts)
+        for index in range(len(dataset)):
+            for label in set(dataset.get_cat_ids(index)):
+                counts[label] += 1
+        return counts
+
+    before, after = images_per_class(plain), images_per_class(balanced)
+    rarest = min(range(len(texts)), key=before.__getitem__)
+    assert after[rarest] / len(balanced) > before[rarest] / len(plain)
+    sample = balanced[0]["data_samples"]
+    assert len(sample.texts) == MAX_TEXTS and len(sample.gt_instances.labels) > 0

@@ -151,3 +151,20 @@ def test_mix_transforms_merge_texts(transform: MultiModalMosaic | YOLOv5MultiMod
     label_texts = sorted(out["texts"][label][0] for label in out["gt_bboxes_labels"])
     assert label_texts == sorted([f"only {k}" for k in range(partners + 1)] + ["shared"] * (partners + 1))
     assert len(out["gt_bboxes"]) == len(out["gt_bboxes_labels"]) == len(out["gt_ignore_flags"])
+
+
+def test_random_load_text_draws_a_template_per_text_and_can_keep_the_first_synonym() -> None:
+    random.seed(2)
+    formats = ["a photo of a {}.", "an image showing a {}."]
+    seen_formats, seen_texts = set(), set()
+    for _ in range(30):
+        out = RandomLoadText(prompt_format=formats, num_neg_samples=(6, 6), max_num_samples=6,
+                             random_synonym=False).transform(_results([0, 2]))
+        for text in out["texts"]:
+            template = next(f for f in formats if text.startswith(f.split("{}")[0]))
+            seen_formats.add(template)
+            seen_texts.add(text[len(template.split("{}")[0]):-len(template.split("{}")[1])])
+    assert seen_formats == set(formats)
+    assert seen_texts == {synonyms[0] for synonyms in CLASS_TEXTS}, "random_synonym=False: first texts only"
+    with pytest.raises(ValueError, match=r"one or more texts with a '\{\}'"):
+        RandomLoadText(prompt_format=["a photo"])

@@ -15,7 +15,12 @@ import torch
 
 from tests.official import built_shapes, relative_error
 from tests.project import OFFICIAL_FIXTURES
-from trainables.yolo_world.models import build_model, model_config, reparameterized_config
+from trainables.yolo_world.models import (
+    build_model,
+    model_config,
+    reparameterize_state_dict,
+    reparameterized_config,
+)
 
 CONFIGS: dict[str, Any] = json.loads((OFFICIAL_FIXTURES / "model_configs_v1.json").read_text())
 MANIFEST: dict[str, dict[str, list[int]]] = json.loads(
@@ -122,7 +127,9 @@ def test_v1_training_losses_match_official(tiny: torch.nn.Module, vectors: dict[
         assert abs(losses[name].item() - expected) / expected < TOLERANCE, name
 
 
-def test_v1_cannot_be_reparameterized() -> None:
+def test_v1_cannot_be_reparameterized(tiny: torch.nn.Module, vectors: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match="dual VL-PAN"):
+        reparameterize_state_dict(tiny.state_dict(), vectors["text_feats"])
     with pytest.raises(ValueError, match="use_bn_head"):
         reparameterized_config(model_config("tiny", version="v1"), 6)
     with pytest.raises(ValueError, match="dual VL-PAN"):

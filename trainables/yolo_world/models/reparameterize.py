@@ -32,6 +32,9 @@ _TEXT_PATH = ("backbone.text_model.", "embeddings", "adapter.", "bbox_head.head_
 def reparameterize_state_dict(state_dict: Mapping[str, Tensor],
                               embeddings: Tensor) -> dict[str, Tensor]:
     """A plain v2 state dict with ``embeddings`` (N x D) baked in (see module docstring)."""
+    if any(key.startswith("neck.text_enhancer.") for key in state_dict):
+        raise ValueError("reparameterize: the dual VL-PAN (YOLO-World v1) updates the class texts from "
+                         "each image, so they cannot be baked into the weights; only v2 models can")
     texts = F.normalize(embeddings.detach().float(), dim=-1)
     head_texts = texts
     if "bbox_head.head_module.text_proj.weight" in state_dict:
