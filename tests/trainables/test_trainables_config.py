@@ -75,6 +75,19 @@ def test_version_v1_builds_the_dual_neck_with_the_l2_head(defects, tiny_clip_pat
     assert type(model.bbox_head.head_module.cls_contrasts[0]).__name__ == "ContrastiveHead"
     bn = build_model(_config(defects, tiny_clip_path, tmp_path, version="v1", use_bn_head=True)["model"])
     assert type(bn.bbox_head.head_module.cls_contrasts[0]).__name__ == "BNContrastiveHead"
+    frozen = build_model(_config(defects, tiny_clip_path, tmp_path, version="v1", freeze_all=True)["model"])
+    assert not any(p.requires_grad for p in frozen.neck.text_enhancer.parameters())
+
+
+def test_v1_prompt_tuning_runs_the_dual_neck_on_the_prompts(defects, tiny_clip_path, tmp_path) -> None:
+    checkpoint = tmp_path / "start.pth"
+    torch.save({"state_dict": {}}, checkpoint)
+    cfg = _config(defects, tiny_clip_path, tmp_path, version="v1", strategy="prompt", load_from=str(checkpoint))
+    model = build_model(cfg["model"]).eval()
+    assert type(model.neck).__name__ == "YOLOWorldDualPAFPN"
+    with torch.no_grad():
+        cls_scores, _ = model._forward(torch.rand(1, 3, 160, 160))
+    assert [tuple(c.shape) for c in cls_scores] == [(1, 6, 20, 20), (1, 6, 10, 10), (1, 6, 5, 5)]
 
 
 def test_prompt_diversity_and_balanced_sampling_reach_the_data(defects, tiny_clip_path, tmp_path) -> None:

@@ -58,6 +58,19 @@ def test_two_worker_trial_reports_every_epoch_with_map_speed_and_checkpoint(
     assert (Path(final["checkpoint_path"]) / "checkpoint.pth").is_file()
 
 
+def test_a_v1_trial_with_templates_fewer_negatives_and_balanced_sampling_trains(
+        local_ray, defects: DatasetFiles, tiny_clip_path: Path, tmp_path: Path) -> None:
+    """The seed's knobs together in one real trial: the dual VL-PAN trains, is timed, and reports."""
+    (result,) = _tune(FAST | dict(text_encoder=str(tiny_clip_path), version="v1", prompt_templates="ensemble",
+                                  synonyms=False, neg_texts=2, repeat_factor_thr=0.3, epochs=1,
+                                  close_mosaic_epochs=0), defects, tmp_path)
+    assert result.error is None
+    final = result.metrics
+    assert final["finished_budget"] is True and 0 <= final["map"] <= 1 and final["train_loss"] > 0
+    assert final["fps"] > 0 and final["params_m"] > 0
+    assert final["train_iters"] > 3  # rare-class images repeat: more than the 24 images' 3 batches of 8
+
+
 def test_trials_that_differ_only_in_training_share_one_speed_measurement(
         local_ray, defects: DatasetFiles, tiny_clip_path: Path, tmp_path: Path) -> None:
     """Two trials, lr apart: the second reads the first's figure from the speed cache."""
