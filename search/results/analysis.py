@@ -19,7 +19,7 @@ from mlflow.entities import Metric
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from search.redact import credentials_to_environment
+from search.redact import credentials_to_environment, redact
 from search.results.across_datasets import comparison
 from search.results.advisor import Advice, advise, format_advice
 from search.results.histories import TrialHistory, load_histories
@@ -81,6 +81,6 @@ def publish_analysis(client: MlflowClient, plan: SearchPlan, analysis: SearchAna
         client.log_text(parent, analysis.impact[name] + "\n", f"{ARTIFACT_DIR}/impact.md")
         client.log_text(parent, analysis.comparison + "\n", f"{ARTIFACT_DIR}/comparison.md")
         if analysis.next_space is not None:
-            client.log_text(parent, analysis.next_space.read_text(), f"{ARTIFACT_DIR}/next.yaml")
+            client.log_text(parent, redact(analysis.next_space.read_text()), f"{ARTIFACT_DIR}/next.yaml")
         count = sum(advice.dataset == name for advice in analysis.findings)
         client.log_batch(parent, metrics=[Metric("advisor_findings", float(count), 0, 0)])

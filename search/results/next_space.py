@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from search.errors import SpaceError
+from search.redact import credentials_to_environment
 from search.results.advisor import Advice
 from search.results.study_report import StudyReport
 from search.space.loading import load_space
@@ -228,12 +229,17 @@ def write_next_space(plan: SearchPlan, reports: Sequence[StudyReport], findings:
         return None
     space = next_space(data, plan.studies[0].space.parameters, reports, findings,
                        on_cpu=plan.resources.gpus_per_worker == 0)
-    space.set("storage", "root", str(plan.root), "")  # the same results folder, wherever the file is run from
+    # The same results folder and MLflow store, wherever the file is run from; a password in the
+    # tracking URI stays out of the file (MLFLOW_TRACKING_PASSWORD carries it, as in this search).
+    space.set("storage", "root", str(plan.root), "")
+    if plan.space.spec.storage.mlflow_uri:
+        space.set("storage", "mlflow_uri", credentials_to_environment(plan.space.spec.storage.mlflow_uri), "")
     path = plan.root / f"next-{plan.search_id}.yaml"
     changed = len([key for key, why in space.comments.items() if why])
     header = [f"Written by worldtune after search {plan.search_id} of {source}: the same space with {changed} "
               "change(s) from its results,", "each commented with the finding or the figures behind it. Run it with:",
               f"  {run_command(path)}", ""]
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(space_text(space.data, space.comments, header))
     try:
         load_space(path)

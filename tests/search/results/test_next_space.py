@@ -72,6 +72,7 @@ def test_front_narrows_lr_and_the_comment_gives_the_figures(tmp_path: Path) -> N
 
 def test_class_imbalance_adds_balanced_sampling_and_focal_loss_only_where_free(tmp_path: Path) -> None:
     data = _data("small-sample.yaml")
+    searched = data["parameters"].pop("repeat_factor_thr")
     space = next_space(data, {}, [], [_advice("class imbalance", "recall50 hole 0.05")], on_cpu=True)
     params = space.data["parameters"]
     assert params["repeat_factor_thr"] == {"type": "float", "low": 0.0, "high": 0.3, "step": 0.05}
@@ -81,6 +82,8 @@ def test_class_imbalance_adds_balanced_sampling_and_focal_loss_only_where_free(t
     _written(tmp_path, space)
     lightweight = next_space(_data("lightweight.yaml"), {}, [], [_advice("class imbalance")], on_cpu=True)
     assert ("parameters", "cls_loss") not in lightweight.comments  # already searched: left as it is
+    shipped = next_space(_data("small-sample.yaml"), {}, [], [_advice("class imbalance")], on_cpu=True)
+    assert shipped.data["parameters"]["repeat_factor_thr"] == searched  # as the space searches it
 
 
 def test_slow_convergence_raises_the_epochs_the_trials_ran(tmp_path: Path) -> None:
@@ -132,3 +135,27 @@ def test_overfitting_and_long_warmup(tmp_path: Path) -> None:
     assert space.data["fixed"]["warmup_max_fraction"] == 0.1
     assert "30 of the 40" in space.comments[("fixed", "warmup_max_fraction")]
     _written(tmp_path, space)
+
+
+def test_written_next_space_keeps_the_storage_and_no_password(tmp_path: Path, tiny_clip_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """write_next_space on a real plan: the file sits in the results folder, names it absolutely,
+    keeps the tracking server without the password in its URI, and loads."""
+    from search.results.next_space import write_next_space
+    from search.study.plan import Cluster, make_plan
+    from tests.project import write_space
+
+    monkeypatch.delenv("MLFLOW_TRACKING_PASSWORD", raising=False)
+    monkeypatch.delenv("MLFLOW_TRACKING_USERNAME", raising=False)
+    file = write_space(tmp_path, "tiny", tiny_clip_path, trials=2)
+    data = yaml.safe_load(file.read_text())
+    data["storage"]["mlflow_uri"] = "https://alice:s3cret-pass@mlflow.example.com/"
+    file.write_text(yaml.safe_dump(data))
+    plan = make_plan(load_space(file), Cluster(cpus=2, gpus=0), "tiny-1")
+    written = write_next_space(plan, [], [Advice("demo-defects", "t0", "overfitting", "map fell 0.3 -> 0.2", "x")])
+    assert written == plan.root / "next-tiny-1.yaml"
+    text = written.read_text()
+    assert "s3cret" not in text and "# overfitting on demo-defects, trial t0: map fell 0.3 -> 0.2" in text
+    spec = load_space(written).spec
+    assert (spec.storage.root, spec.storage.mlflow_uri) == (str(plan.root), "https://mlflow.example.com/")
+    assert spec.parameters["weight_decay"].high == 0.2
