@@ -35,12 +35,13 @@ if __package__ in (None, ""):  # run as a script: import the project, not cluste
 from search.errors import SpaceError, WorldtuneError  # noqa: E402
 from search.space.loading import load_space  # noqa: E402
 
-RUNTIME_ENV_EXCLUDES = ["/.?*", "/data", "/outputs", "/worldtune_runs", "/exported", "/mlruns", "**/__pycache__",
-                        "*.egg-info", "*.db"]
+RUNTIME_ENV_EXCLUDES = ["/.?*", "/data", "/outputs", "/worldtune_runs", "/exported", "/mlruns", "/tests",
+                        "**/__pycache__", "*.egg-info", "*.db"]
 """Left out of the shipped working directory (gitignore patterns; a leading / anchors at the
 project root, so trainables/yolo_world/data stays; `.?*`, not `.*`, which would match the root
 "." itself): hidden folders (.git, .venv, caches), data and results, which live on the cluster's
-shared storage, and the environment, which is in its image."""
+shared storage, the environment, which is in its image, and the tests with their reference
+fixtures (tens of MB of official weights and outputs that a search never reads)."""
 
 
 def _parse(argv: list[str] | None) -> tuple[argparse.Namespace, list[str]]:

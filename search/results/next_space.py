@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from search.errors import SpaceError
-from search.redact import credentials_to_environment
+from search.redact import credentials_to_environment, redact
 from search.results.advisor import Advice
 from search.results.study_report import StudyReport
 from search.space.loading import load_space
@@ -240,7 +240,7 @@ def write_next_space(plan: SearchPlan, reports: Sequence[StudyReport], findings:
               "change(s) from its results,", "each commented with the finding or the figures behind it. Run it with:",
               f"  {run_command(path)}", ""]
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(space_text(space.data, space.comments, header))
+    path.write_text(redact(space_text(space.data, space.comments, header)))  # a results file: no secrets
     try:
         load_space(path)
     except SpaceError as error:

@@ -73,6 +73,11 @@ class RandomLoadText(_TextTransform):
         self.padding_to_max = padding_to_max
         self.padding_value = padding_value
 
+    def _format(self) -> str:
+        """One of the prompt formats; with a single one no random draw, so the official pipeline
+        consumes Python's RNG exactly as before (same negatives and order for a given seed)."""
+        return self.prompt_formats[0] if len(self.prompt_formats) == 1 else random.choice(self.prompt_formats)
+
     def transform(self, results: dict) -> dict:
         class_texts = self._class_texts(results)
         if "gt_bboxes_labels" not in results:
@@ -101,8 +106,8 @@ class RandomLoadText(_TextTransform):
                 results[key] = results[key][keep]
         results["gt_bboxes_labels"] = remapped[keep]
 
-        texts = [random.choice(self.prompt_formats).format(
-                     random.choice(class_texts[label]) if self.random_synonym else class_texts[label][0])
+        texts = [self._format().format(random.choice(class_texts[label]) if self.random_synonym
+                                       else class_texts[label][0])
                  for label in sampled]
         if self.padding_to_max:
             texts += [self.padding_value] * (self.max_num_samples - len(texts))
