@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from torch import Tensor
 
 from trainables.yolo_world.models import build_model
@@ -35,3 +36,23 @@ def relative_error(actual: Tensor, expected: Tensor) -> float:
     run by the same amount).
     """
     return ((actual.double() - expected.double()).norm() / expected.double().norm()).item()
+
+
+def assert_head_outputs_close(model: torch.nn.Module, images: Tensor, cls_scores: list[Tensor],
+                              bbox_preds: list[Tensor], tolerance: float) -> None:
+    """The model's raw head outputs on `images`, level by level, within `tolerance` (norm-wise)."""
+    with torch.no_grad():
+        ours_cls, ours_bbox = model._forward(images)
+    for level in range(len(cls_scores)):
+        assert relative_error(ours_cls[level], cls_scores[level]) < tolerance
+        assert relative_error(ours_bbox[level], bbox_preds[level]) < tolerance
+
+
+def assert_training_losses_close(model: torch.nn.Module, vectors: dict[str, Any], tolerance: float) -> None:
+    """The train-mode losses on the fixture's batch (128 px images, its boxes) against its own."""
+    metas = [dict(img_shape=(128, 128), batch_input_shape=(128, 128))] * len(vectors["images"])
+    losses = model.train().loss(vectors["images"],
+                                {"bboxes_labels": vectors["gt_bboxes_labels"], "img_metas": metas})
+    assert set(losses) == set(vectors["train_losses"])
+    for name, expected in vectors["train_losses"].items():
+        assert abs(losses[name].item() - expected) / expected < tolerance, name

@@ -14,7 +14,7 @@ import pytest
 import torch
 from mmengine.logging import HistoryBuffer
 
-from tests.official import built_shapes, relative_error
+from tests.official import assert_head_outputs_close, assert_training_losses_close, built_shapes
 from tests.project import OFFICIAL_FIXTURES
 from trainables.yolo_world.models import (
     build_model,
@@ -80,31 +80,20 @@ def test_eval_head_outputs_match_official(vectors: dict[str, Any]) -> None:
     model = tiny(vectors).eval()
     # The fixture gives text features, not texts (its model has no text encoder).
     model.text_feats = vectors["text_feats"][None]
-    with torch.no_grad():
-        cls_scores, bbox_preds = model._forward(vectors["images"])
-    for level in range(3):
-        assert relative_error(cls_scores[level], vectors["eval_cls_scores"][level]) < TOLERANCE
-        assert relative_error(bbox_preds[level], vectors["eval_bbox_preds"][level]) < TOLERANCE
+    assert_head_outputs_close(model, vectors["images"], vectors["eval_cls_scores"], vectors["eval_bbox_preds"],
+                              TOLERANCE)
 
 
 def test_training_losses_match_official(vectors: dict[str, Any]) -> None:
-    model = tiny(vectors).train()
+    model = tiny(vectors)
     model.text_feats = vectors["text_feats"][None]
-    metas = [dict(img_shape=(128, 128), batch_input_shape=(128, 128))] * 2
-    losses = model.loss(vectors["images"],
-                        {"bboxes_labels": vectors["gt_bboxes_labels"], "img_metas": metas})
-    assert set(losses) == set(vectors["train_losses"])
-    for name, expected in vectors["train_losses"].items():
-        assert abs(losses[name].item() - expected) / expected < TOLERANCE, name
+    assert_training_losses_close(model, vectors, TOLERANCE)
 
 
 def test_reparameterized_outputs_match_official(vectors: dict[str, Any]) -> None:
     model = tiny(vectors, "tiny_rep").eval()
-    with torch.no_grad():
-        cls_scores, bbox_preds = model._forward(vectors["images"])
-    for level in range(3):
-        assert relative_error(cls_scores[level], vectors["rep_eval_cls_scores"][level]) < TOLERANCE
-        assert relative_error(bbox_preds[level], vectors["rep_eval_bbox_preds"][level]) < TOLERANCE
+    assert_head_outputs_close(model, vectors["images"], vectors["rep_eval_cls_scores"],
+                              vectors["rep_eval_bbox_preds"], TOLERANCE)
 
 
 def test_reparameterize_state_dict_reproduces_official_rep_weights(
