@@ -26,7 +26,7 @@ def run_enqueued_study(space: Space, search_id: str, first: Sequence[Mapping[str
         (study,) = plan.studies
         study.optuna_db.parent.mkdir(parents=True)
         optuna_study = optuna.create_study(study_name=study.name, storage=study.optuna_url,
-                                           directions=["maximize", "maximize"])
+                                           directions=["maximize"] * len(plan.space.spec.objectives.metrics))
         for values in first:
             optuna_study.enqueue_trial(dict(values))
         return run_study(plan, study, resume=False, verbose=0), plan, study

@@ -15,14 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from trainables.dataset_files import DatasetFiles
+from trainables.dataset_files import DatasetFiles, RetentionSet
 from trainables.params import TrialParams
 from trainables.resources import TrialResources
 from trainables.speed_constraints import SpeedConstraints
 from trainables.speed_protocol import SpeedProtocol
 from trainables.text_encoder import CLIP_BASE, TextEncoderNotFound, text_width
 
-__all__ = ["CLIP_BASE", "ConfigBuilder", "StartWeightsRefused", "TextEncoderNotFound", "TrainedTrial",
+__all__ = ["CLIP_BASE", "ConfigBuilder", "RetentionSet", "StartWeightsRefused", "TextEncoderNotFound", "TrainedTrial",
            "TrialResources", "check_start_weights", "export_trial", "make_trainable", "text_width",
            "time_end_to_end", "train_locally"]
 
@@ -53,13 +53,14 @@ class ConfigBuilder:
     num_data_workers: int
     speed_cache: Path
     speed_protocol: SpeedProtocol
+    retention: RetentionSet | None = None
 
     def __call__(self, values: dict[str, Any], work_dir: str) -> dict[str, Any]:
         from trainables.configs.yolo_world import build_trial_config
 
         return build_trial_config(TrialParams.from_dict(values), self.dataset, work_dir,
                                   num_data_workers=self.num_data_workers, speed_cache=self.speed_cache,
-                                  speed_protocol=self.speed_protocol)
+                                  speed_protocol=self.speed_protocol, retention=self.retention)
 
 
 def make_trainable(build_config: ConfigBuilder, resources: TrialResources, train_storage: str | Path,

@@ -26,7 +26,7 @@ list at deployment, never per image)."""
 
 TRAINING_ONLY_FIELDS = frozenset({
     "freeze_all", "frozen_stages", "use_mlp_adapter", "prompt_templates", "synonyms", "neg_texts",
-    "repeat_factor_thr", "lr", "weight_decay", "batch_size", "epochs",
+    "repeat_factor_thr", "general_mix", "lr", "weight_decay", "batch_size", "epochs",
     "warmup_epochs", "warmup_min_iters", "warmup_max_fraction", "lr_schedule", "cls_loss", "focal_gamma", "focal_alpha",
     "mosaic_prob", "mixup_prob", "close_mosaic_epochs", "load_from", "amp", "seed",
 })

@@ -32,6 +32,10 @@ ARCH_KEY, SPEED_PROTOCOL = "arch_key", "speed_protocol"
 START_WEIGHTS = "start_weights"      # the group's name inside the trial
 START_LOADED, START_TENSORS = "start_tensors_loaded", "start_tensors"
 START_CORE_LOADED, START_CORE_TENSORS = "start_core_loaded", "start_core_tensors"
+# Zero-shot retention (`objectives.retention`): the final model's accuracy on a second, general
+# dataset with its own class texts, or why it has none (a model without a text path).
+RETENTION = "retention"
+UNSCORED_WHY = "unscored"
 # Per-class evaluation metrics: `ap_<class>` and `recall50_<class>` (recall at IoU 0.5).
 AP_PREFIX, RECALL50_PREFIX = "ap_", "recall50_"
 
@@ -52,6 +56,7 @@ class TrialEnd(StrEnum):
     INFEASIBLE = "infeasible"        # broke a limit of the space before training: never trained
     DIVERGED = "diverged"            # its loss became NaN or infinite
     ERROR = "error"                  # raised, or ran its budget without an objective to rank it by
+    UNSCORED = "unscored"            # ran its budget, but an objective cannot be measured on its model
     RUNNING = "running"
 
     @classmethod
@@ -65,14 +70,18 @@ class TrialEnd(StrEnum):
             return cls(result[STATUS])
         if result.get(FINISHED_BUDGET) is not True:
             return cls.STOPPED_EARLY
+        if result.get(UNSCORED_WHY):
+            return cls.UNSCORED
         return cls.ERROR if any(result.get(name) is None for name in objectives) else cls.FINISHED
 
     @property
     def optuna_state(self) -> str:
         """The name of the `optuna.trial.TrialState` the study is told: an infeasible trial is
-        COMPLETE with its violations (the sampler learns to avoid it), a stopped one PRUNED."""
+        COMPLETE with its violations (the sampler learns to avoid it), a stopped one PRUNED, an
+        unscored one FAIL (Optuna takes no partial objective vector; the reason is a user attribute)."""
         return {TrialEnd.FINISHED: "COMPLETE", TrialEnd.INFEASIBLE: "COMPLETE", TrialEnd.STOPPED_EARLY: "PRUNED",
-                TrialEnd.DIVERGED: "FAIL", TrialEnd.ERROR: "FAIL", TrialEnd.RUNNING: "RUNNING"}[self]
+                TrialEnd.DIVERGED: "FAIL", TrialEnd.ERROR: "FAIL", TrialEnd.UNSCORED: "FAIL",
+                TrialEnd.RUNNING: "RUNNING"}[self]
 
     @property
     def mlflow_status(self) -> str:

@@ -42,3 +42,12 @@ class DatasetFiles:
             val=Split(root / "annotations" / "instances_val.json", root / "images" / "val"),
             class_text_file=root / "class_texts.json",
         )
+
+
+@dataclass(frozen=True)
+class RetentionSet:
+    """`objectives.retention`: a general dataset each trial's final model is evaluated on zero-shot
+    (its val split, by `metric`), and whose train split `general_mix` mixes into training."""
+
+    data: DatasetFiles
+    metric: str = "map"

@@ -21,6 +21,7 @@ from trainables import contract
 from trainables.contract import CHECKPOINT_FILE, HISTORY_FILE
 from trainables.cpu_lane import TrainingShare
 from trainables.lr_schedule import trained_lr
+from trainables.retention import RETENTION_INFO
 from trainables.speed_lane import LaneRequest, lane_speed
 from trainables.yolo_world.models.checkpoints import load_start_weights
 
@@ -124,6 +125,7 @@ class RayTrainReportHook(Hook):
         final = self.val_only or runner.epoch >= runner.max_epochs
         report[contract.FINISHED_BUDGET] = final
         report |= self._speed_metrics | runner.message_hub.get_info(contract.START_WEIGHTS, {})
+        report |= runner.message_hub.get_info(RETENTION_INFO, {})  # the last report: RetentionEvalHook ran
         folder = None
         if get_rank() == 0 and not self.val_only:  # evaluation alone changes no weights
             self._history.append(report | {"timestamp": time.time()})

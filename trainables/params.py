@@ -52,6 +52,8 @@ class TrialParams:
     synonyms: bool = True                    # train on a random synonym per class (else the first)
     neg_texts: int | None = None             # negative texts sampled per image; None: every class
     repeat_factor_thr: float = 0.0           # class-balanced repeat-factor sampling; 0: off
+    general_mix: float = 0.0                 # general images (the retention set's train split) mixed into
+                                             # training, as a share of the dataset's training images
     lr: float = 2e-4
     weight_decay: float = 0.05
     batch_size: int = 16                     # per worker
@@ -106,7 +108,7 @@ class TrialParams:
                 self._fail(name, "must be >= 0")
         if not 0 < self.warmup_max_fraction <= 1:
             self._fail("warmup_max_fraction", "must be above 0 and at most 1 (a share of the trial's iterations)")
-        for name in ("mosaic_prob", "mixup_prob", "focal_alpha", "repeat_factor_thr"):
+        for name in ("mosaic_prob", "mixup_prob", "focal_alpha", "repeat_factor_thr", "general_mix"):
             if not 0 <= getattr(self, name) <= 1:
                 self._fail(name, "must be between 0 and 1")
         if not -1 <= self.frozen_stages <= 4:
@@ -145,6 +147,9 @@ class TrialParams:
         if self.text_encoder.endswith(".npy") and self.prompt_templates != "none":
             self._fail("prompt_templates", "precomputed embeddings (a .npy text_encoder) hold one row per class "
                                            "text and cannot encode templated texts; use a CLIP text encoder")
+        if self.general_mix and self.strategy != "normal":
+            self._fail("general_mix", f"mixes other classes into training, which only a model that reads class "
+                                      f"texts and trains can use (strategy normal), not {self.strategy!r}")
         if self.use_mlp_adapter and self.strategy != "prompt":
             self._fail("use_mlp_adapter", "only applies to strategy 'prompt' (prompt tuning)")
         if self.strategy == "zero_shot" and self.load_from is None:

@@ -11,4 +11,5 @@ register_all_modules(init_default_scope=False)
 import trainables.hooks  # noqa: E402,F401
 import trainables.lr_schedule  # noqa: E402,F401
 import trainables.metrics  # noqa: E402,F401
+import trainables.retention  # noqa: E402,F401
 import trainables.yolo_world  # noqa: E402,F401

@@ -14,7 +14,7 @@ from matplotlib import colormaps
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from search.results.front import Outcome, Recommendation
+from search.results.front import Outcome, Recommendation, dominates_point
 from trainables.contract import TrialEnd
 
 
@@ -33,20 +33,32 @@ def dominated_region(front: Sequence[Outcome]) -> tuple[list[float], list[float]
 
 
 def plot_front(outcomes: Sequence[Outcome], front: Sequence[Outcome], recommendation: Recommendation,
-               path: Path, *, title: str, accuracy: str = "map", speed: str = "fps") -> Path:
+               path: Path, *, title: str, accuracy: str = "map", speed: str = "fps",
+               retention: RetentionAxis | None = None) -> Path:
     """Save `front_figure` to `path`."""
-    return _write(front_figure(outcomes, front, recommendation, title=title, accuracy=accuracy, speed=speed), path)
+    return _write(front_figure(outcomes, front, recommendation, title=title, accuracy=accuracy, speed=speed,
+                               retention=retention), path)
+
+
+class RetentionAxis(NamedTuple):
+    """The third objective, for the plot: the retention set's name and the floor, if any."""
+
+    dataset: str
+    floor: float | None = None
 
 
 def front_figure(outcomes: Sequence[Outcome], front: Sequence[Outcome], recommendation: Recommendation, *,
-                 title: str, accuracy: str = "map", speed: str = "fps") -> Figure:
+                 title: str, accuracy: str = "map", speed: str = "fps",
+                 retention: RetentionAxis | None = None) -> Figure:
     """The front plot: red = the front with the region it dominates shaded, grey dots =
     full-budget trials off it, grey rings = trials stopped early (at their partial accuracy, marked
     with the epoch they stopped at), grey crosses on the speed axis = infeasible trials (their lane
     speed; never trained, so no accuracy), blue ring = the recommended trial. The speed axis says
-    which protocol the figures come from."""
-    figure = Figure(figsize=(7, 5), dpi=120)
-    axes = figure.add_subplot()
+    which protocol the figures come from. With `retention` the front is 3-D: the accuracy/speed
+    panel shades what its projection dominates, and a second panel shows accuracy against
+    retention (the trade-off fine-tuning makes), with the floor."""
+    figure = Figure(figsize=(12 if retention else 7, 5), dpi=120)
+    axes = figure.add_subplot(1, 2 if retention else 1, 1)
     measured = [o for o in outcomes if o.on_budget]
     stopped = [o for o in outcomes
                if o.status == TrialEnd.STOPPED_EARLY and o.accuracy is not None and o.speed is not None]
@@ -60,7 +72,12 @@ def front_figure(outcomes: Sequence[Outcome], front: Sequence[Outcome], recommen
     if infeasible:
         axes.scatter([o.speed for o in infeasible], [0.0] * len(infeasible), marker="x", c="0.45", clip_on=False,
                      zorder=3, label="infeasible: not trained (lane speed)")
-    _draw_front(axes, front, "tab:red", "Pareto front (dominated region)")
+    if retention:
+        _draw_front(axes, projected_front(front), "tab:red", "Pareto front, 3-D (shaded: its accuracy/speed part)")
+        axes.scatter([o.speed for o in front], [o.accuracy for o in front], color="tab:red", zorder=3)
+        _retention_panel(figure.add_subplot(1, 2, 2), measured, front, recommendation, accuracy, retention)
+    else:
+        _draw_front(axes, front, "tab:red", "Pareto front (dominated region)")
     if recommendation.outcome is not None:
         best = recommendation.outcome
         axes.scatter([best.speed], [best.accuracy], s=220, facecolors="none", edgecolors="tab:blue",
@@ -78,6 +95,35 @@ def front_figure(outcomes: Sequence[Outcome], front: Sequence[Outcome], recommen
             title=title + (f"\n{unplotted} trial(s) without figures (error, diverged, running) not shown"
                            if unplotted else ""))
     return figure
+
+
+def projected_front(front: Sequence[Outcome]) -> list[Outcome]:
+    """The members of a 3-D front that no other member beats on accuracy and speed alone."""
+    return [o for o in front if not any(dominates_point(other.point[:2], o.point[:2]) for other in front)]
+
+
+def _retention_panel(axes: Axes, measured: Sequence[Outcome], front: Sequence[Outcome],
+                     recommendation: Recommendation, accuracy: str, retention: RetentionAxis) -> None:
+    """Accuracy on the dataset against zero-shot accuracy on the retention set, front in red."""
+    front_ids = {o.trial_id for o in front}
+    for members, colour, label in (([o for o in measured if o.trial_id not in front_ids], "0.6", "trial (full budget)"),
+                                   (front, "tab:red", "on the 3-D front")):
+        axes.scatter([o.retention for o in members], [o.accuracy for o in members], c=colour, label=label, zorder=3)
+    for o in measured:
+        axes.annotate(o.trial_id, (o.retention, o.accuracy), textcoords="offset points", xytext=(5, 4), fontsize=7)
+    best = recommendation.outcome
+    if best is not None and best.retention is not None:
+        axes.scatter([best.retention], [best.accuracy], s=220, facecolors="none", edgecolors="tab:blue",
+                     linewidths=2, label="recommended", zorder=4)
+    if retention.floor is not None:
+        axes.axvline(retention.floor, color="tab:blue", ls="--", lw=1, label=f"min_retention {retention.floor:g}")
+    axes.set_xlabel(f"retention: {accuracy} zero-shot on {retention.dataset} (higher is better)", fontsize=8)
+    axes.set_ylabel(f"{accuracy} (higher is better)")
+    axes.set_title("what fine-tuning kept of the open vocabulary", fontsize=9)
+    axes.set_xlim(left=0)
+    axes.set_ylim(bottom=0)
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=8)
 
 
 class FrontSeries(NamedTuple):

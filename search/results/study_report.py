@@ -27,6 +27,7 @@ class StudyReport:
     end_to_end: str | None = None    # the protocol of the front's fps_e2e figures, if measured
     experiment_id: str | None = None  # MLflow: the study's experiment and parent run (the front's home)
     parent_run_id: str | None = None
+    retention_set: str | None = None  # the general dataset whose zero-shot accuracy is the third objective
 
     @classmethod
     def build(cls, dataset: str, outcomes: Sequence[Outcome], objectives: ObjectivesSpec,
@@ -36,9 +37,10 @@ class StudyReport:
         return cls(dataset=dataset, outcomes=sorted(outcomes, key=lambda o: o.trial_id), front=front,
                    hypervolume=hypervolume(front),
                    recommendation=recommend(outcomes, min_speed=objectives.min_fps,
-                                            max_params_m=objectives.max_params_m),
+                                            max_params_m=objectives.max_params_m,
+                                            min_retention=objectives.min_retention),
                    run_ids=dict(run_ids or {}), end_to_end=end_to_end, experiment_id=experiment_id,
-                   parent_run_id=parent_run_id)
+                   parent_run_id=parent_run_id, retention_set=objectives.retention_set)
 
 
 def rows(report: StudyReport, searched: Sequence[str]) -> list[dict[str, object]]:
@@ -46,7 +48,8 @@ def rows(report: StudyReport, searched: Sequence[str]) -> list[dict[str, object]
     front_ids = {o.trial_id for o in report.front}
     best = report.recommendation.outcome
     return [{"trial": o.trial_id, "status": o.status, "accuracy": o.accuracy, "speed": o.speed,
-             "arch": o.arch_key, "fps_e2e": o.fps_e2e, "params_m": o.params_m, "gflops": o.gflops, "epochs": o.epochs,
+             **({"retention": o.retention} if report.retention_set else {}), "arch": o.arch_key,
+             "fps_e2e": o.fps_e2e, "params_m": o.params_m, "gflops": o.gflops, "epochs": o.epochs,
              "front": o.trial_id in front_ids, "recommended": best is not None and o.trial_id == best.trial_id,
              **{name: o.values.get(name) for name in searched}}
             for o in report.outcomes]
@@ -89,10 +92,11 @@ def format_study(report: StudyReport, searched: Sequence[str], objectives: Objec
     finished = sum(o.on_budget for o in report.outcomes)
     stops = _headline_counts(report.outcomes, bool(objectives.constraints), early_stopping)
     best = report.recommendation.outcome
+    retention = (f", retention = {objectives.accuracy} zero-shot on {report.retention_set}"
+                 if report.retention_set else "")
     lines = [f"dataset {report.dataset}: {len(report.outcomes)} trials, {finished} ran their full budget, {stops}"
-             f"front of {len(report.front)} (accuracy = {objectives.accuracy}, speed = {objectives.speed}), "
-             f"hypervolume {report.hypervolume:.4g} (reference point {objectives.accuracy}=0, "
-             f"{objectives.speed}=0)",
+             f"front of {len(report.front)} (accuracy = {objectives.accuracy}, speed = {objectives.speed}{retention}), "
+             f"hypervolume {report.hypervolume:.4g} (reference point 0 on every objective)",
              text_table(rows(report, searched))]
     protocols = sorted({o.speed_protocol for o in report.outcomes if o.speed_protocol})
     if protocols:
@@ -103,12 +107,16 @@ def format_study(report: StudyReport, searched: Sequence[str], objectives: Objec
     infeasible = [f"{o.trial_id} {o.infeasible}" for o in report.outcomes if o.status == TrialEnd.INFEASIBLE]
     if infeasible:
         lines.append(f"  infeasible (speed lane, before training): {'; '.join(infeasible)}")
+    unscored = [f"{o.trial_id} {o.unscored}" for o in report.outcomes if o.status == TrialEnd.UNSCORED]
+    if unscored:
+        lines.append(f"  unscored (trained, off the front: no retention figure): {'; '.join(unscored)}")
     if best is None:
         lines.append(f"  recommended: none: {report.recommendation.reason}")
     else:
         lines.append(f"  recommended: trial {best.trial_id} ({report.recommendation.reason}): "
                      f"{objectives.accuracy} {best.accuracy:.4f}, {objectives.speed} {best.speed:.1f}, "
-                     f"{best.params_m or 0:.2f} M params; checkpoint {best.checkpoint}")
+                     + (f"retention {best.retention:.4f}, " if best.retention is not None else "")
+                     + f"{best.params_m or 0:.2f} M params; checkpoint {best.checkpoint}")
     return "\n".join(lines)
 
 

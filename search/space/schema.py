@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from search.errors import SpaceError
+from trainables.contract import RETENTION
 from trainables.resources import check_resources
 from trainables.speed_constraints import SpeedConstraints
 from trainables.speed_protocol import SpeedProtocol
@@ -100,21 +101,44 @@ class ParamSpec:
 
 @dataclass(frozen=True, kw_only=True)
 class ObjectivesSpec:
-    """Both objectives are maximized. The limits are deployment requirements: checked from the
+    """Every objective is maximized. The speed limits are deployment requirements: checked from the
     speed lane before a trial trains (a trial that breaks one is "infeasible" and never trained)
-    and met by the recommended model."""
+    and met by the recommended model.
+
+    `retention` (optional) is a second, general dataset with its own class texts (a demo set's
+    name, a folder in the standard layout, or files), evaluated zero-shot with each trial's final
+    model: its accuracy is the third objective, and `min_retention` a floor the recommended model
+    meets. Its train split is what `general_mix` mixes into training."""
 
     accuracy: Literal["map", "map_50", "map_75"] = "map"
     speed: Literal["fps"] = "fps"         # the speed lane's figure (see the `speed` section)
     min_fps: float | None = None
     max_params_m: float | None = None
     max_latency_ms: float | None = None
+    retention: str | DatasetSpec | None = None
+    min_retention: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("min_fps", "max_params_m", "max_latency_ms"):
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise ValueError(f"'{name}' must be > 0 (or left out for no limit)")
+        if self.min_retention is not None and not self.retention:
+            raise ValueError("'min_retention' is a floor on the retention dataset's accuracy: set 'retention' "
+                             "too (a general dataset, e.g. demo-general)")
+        if self.min_retention is not None and not 0 < self.min_retention <= 1:
+            raise ValueError(f"'min_retention' is an accuracy: between 0 and 1, got {self.min_retention}")
+
+    @property
+    def retention_set(self) -> str | None:
+        """The retention dataset's name (as the trials' tables and MLflow show it), or None."""
+        return self.retention.name if isinstance(self.retention, DatasetSpec) else (
+            Path(self.retention).name if self.retention else None)
+
+    @property
+    def metrics(self) -> list[str]:
+        """The result keys the search maximizes: accuracy, speed, and retention when measured."""
+        return [self.accuracy, self.speed] + ([RETENTION] if self.retention else [])
 
     @property
     def constraints(self) -> SpeedConstraints:

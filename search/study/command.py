@@ -59,14 +59,17 @@ def _search_id(space: Space, resume: str | None) -> str:
 
 
 def _check_datasets(space: Space) -> None:
-    """Generate missing demo sets and check every dataset before Ray starts: nothing trains on
-    broken data."""
-    for index, entry in enumerate(space.spec.datasets):
+    """Generate missing demo sets and check every dataset (the retention set too) before Ray
+    starts: nothing trains on broken data."""
+    entries = {f"datasets[{index}]": entry for index, entry in enumerate(space.spec.datasets)}
+    if space.spec.objectives.retention:
+        entries["objectives.retention"] = space.spec.objectives.retention
+    for key, entry in entries.items():
         files = dataset_files(entry)
         if isinstance(entry, str) and entry in DEMO_DATASETS:
             ensure_demo_dataset(entry, files.root.parent)
         elif isinstance(entry, str) and not files.root.is_dir():
-            raise SpaceError(space.file, f"datasets[{index}]", f"{entry!r} is neither a demo set nor a folder"
+            raise SpaceError(space.file, key, f"{entry!r} is neither a demo set nor a folder"
                              + did_you_mean(entry, sorted(DEMO_DATASETS)))
         ensure_valid(files)
         print(f"[worldtune] dataset {files.name!r}: {files.root} checked, no problems", flush=True)

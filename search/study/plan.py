@@ -30,7 +30,7 @@ from search.space.schema import (
     default_tracking_uri,
 )
 from search.tracking.experiment import experiment_name
-from trainables.api import CLIP_BASE, TextEncoderNotFound, TrialResources, text_width
+from trainables.api import CLIP_BASE, RetentionSet, TextEncoderNotFound, TrialResources, text_width
 from trainables.configs.recipe import Schedule, iterations_per_epoch
 from trainables.dataset_files import Split
 from trainables.params import TrialParams
@@ -118,6 +118,7 @@ class SearchPlan:
     mlflow_uri: str
     mlflow_artifacts: Path
     notes: list[str]
+    retention: RetentionSet | None = None   # objectives.retention: evaluated zero-shot after each trial
 
     @property
     def experiment_name(self) -> str:
@@ -215,6 +216,25 @@ def _demo_checkpoint(space: Space, fixed: dict[str, Any], parameters: Mapping[st
     return str(path)
 
 
+def _retention(space: Space, fixed: Mapping[str, Any], parameters: Mapping[str, ParamSpec]) -> RetentionSet | None:
+    """The retention set, if the space measures one; general_mix draws from it, and it needs a text
+    encoder that can encode its class texts."""
+    objectives = space.spec.objectives
+    mixes = "general_mix" in parameters or fixed.get("general_mix")
+    if not objectives.retention:
+        if mixes:
+            key = "parameters.general_mix" if "general_mix" in parameters else "fixed.general_mix"
+            raise SpaceError(space.file, key, "mixes in the training images of the retention set: set "
+                             "objectives.retention to a general dataset (e.g. demo-general)")
+        return None
+    encoders = [fixed["text_encoder"], *(parameters["text_encoder"].values or [] if "text_encoder" in parameters
+                                         else [])]
+    if any(str(encoder).endswith(".npy") for encoder in encoders):
+        raise SpaceError(space.file, "objectives.retention", "the retention set's class texts need a text encoder "
+                         "that encodes any text; precomputed embeddings (a .npy) hold the dataset's classes only")
+    return RetentionSet(dataset_files(objectives.retention), metric=objectives.accuracy)
+
+
 def _resources(space: Space, cluster: Cluster, notes: list[str]) -> tuple[TrialResources, int]:
     spec = space.spec.resources
     gpus = spec.gpus_per_worker
@@ -265,7 +285,8 @@ def make_plan(space: Space, cluster: Cluster, search_id: str) -> SearchPlan:
         raise SpaceError(space.file, "datasets", f"dataset names must be unique, got {names}")
     artifacts = Path(storage.mlflow_artifacts or root / MLFLOW_ARTIFACTS).absolute()
     return SearchPlan(space=space, search_id=search_id, root=root, studies=studies, resources=resources,
-                      max_concurrent=concurrent, mlflow_uri=mlflow_uri, mlflow_artifacts=artifacts, notes=notes)
+                      max_concurrent=concurrent, mlflow_uri=mlflow_uri, mlflow_artifacts=artifacts, notes=notes,
+                      retention=_retention(space, fixed, parameters))
 
 
 def _format(param: ParamSpec) -> str:
@@ -312,6 +333,15 @@ def warmup_note(study: StudyPlan, workers: int) -> str | None:
             f"batch {schedule.batch_size} x {workers} worker(s)), {decay}")
 
 
+def _retention_text(plan: SearchPlan) -> str:
+    """`, retention up (map zero-shot on demo-general val after each trial, floor 0.3)`, or ''."""
+    if plan.retention is None:
+        return ""
+    floor = plan.space.spec.objectives.min_retention
+    return (f", retention up ({plan.retention.metric} zero-shot on {plan.retention.data.name} val with each "
+            f"trial's final model{f', floor {floor:g}' if floor is not None else ''})")
+
+
 def describe(plan: SearchPlan) -> str:
     """The plan as `--dry-run` prints it and the run log starts with it."""
     spec, res = plan.space.spec, plan.resources
@@ -322,7 +352,7 @@ def describe(plan: SearchPlan) -> str:
         f"  per dataset: {spec.budget.trials} trials, at most {plan.max_concurrent} at once"
         + (f", time limit {spec.budget.time_limit_s:g} s" if spec.budget.time_limit_s else ""),
         f"  per trial: {res.workers} worker(s) x ({res.cpus_per_worker:g} CPU, {res.gpus_per_worker:g} GPU)",
-        f"  objectives: {spec.objectives.accuracy} up, {spec.objectives.speed} up; sampler "
+        f"  objectives: {spec.objectives.accuracy} up, {spec.objectives.speed} up{_retention_text(plan)}; sampler "
         f"{spec.sampler.type} (seed {spec.sampler.seed}); scheduler {spec.scheduler.type}",
         "  searched:" + "".join(f"\n    {name}: {_format(p)}" for name, p in study.space.parameters.items()),
         f"  fixed: {study.space.fixed}",

@@ -25,10 +25,13 @@ def describe_result(result: dict[str, Any], *, accuracy: str, speed: str, epochs
     stopped."""
     if result.get(contract.STATUS) == TrialEnd.INFEASIBLE:
         return f"infeasible, not trained: {result.get(contract.INFEASIBLE_WHY)} (speed lane, before training)"
-    shown = [(key, result[key]) for key in (accuracy, contract.TRAIN_LOSS, speed) if result.get(key) is not None]
+    shown = [(key, result[key]) for key in (accuracy, contract.TRAIN_LOSS, speed, contract.RETENTION)
+             if result.get(key) is not None]
     text = f"epoch {result.get(contract.EPOCH, '?')}/{epochs}: " + ", ".join(f"{k} {_number(v)}" for k, v in shown)
     if result.get(contract.STATUS) == TrialEnd.DIVERGED:
         text += f"; diverged: {result.get(contract.ERROR, '')}"
+    if result.get(contract.UNSCORED_WHY):
+        text += f"; no retention figure: {result[contract.UNSCORED_WHY]}"
     return text
 
 

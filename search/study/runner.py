@@ -42,13 +42,13 @@ def _parent_params(plan: SearchPlan, study: StudyPlan) -> dict[str, object]:
             "tune_experiment": study.experiment_dir, "optuna_storage": study.optuna_url}
 
 
-def outcomes_of(results: tune.ResultGrid, accuracy: str, speed: str) -> list[Outcome]:
+def outcomes_of(results: tune.ResultGrid, objectives: list[str]) -> list[Outcome]:
     found = []
     for result in results:
         metrics = result.metrics or {}
         trial_id = metrics.get("trial_id") or Path(result.path).name
         found.append(Outcome.from_result(trial_id, result.config or {}, metrics, errored=result.error is not None,
-                                         accuracy=accuracy, speed=speed))
+                                         objectives=objectives))
     return found
 
 
@@ -99,11 +99,11 @@ def run_study(plan: SearchPlan, study: StudyPlan, *, resume: bool, verbose: int 
         tuner = restore_tuner(plan, study)
     else:
         callback = TrialRuns(tracking_uri=uri, experiment_id=experiment, parent_run_id=parent,
-                             accuracy=objectives.accuracy, speed=objectives.speed)
+                             objectives=objectives.metrics)
         progress = EpochProgress(study.name, accuracy=objectives.accuracy, speed=objectives.speed)
         tuner = make_tuner(plan, study, [callback, progress], verbose=verbose)
     results = tuner.fit()
-    outcomes, end_to_end = with_end_to_end(outcomes_of(results, objectives.accuracy, objectives.speed),
+    outcomes, end_to_end = with_end_to_end(outcomes_of(results, objectives.metrics),
                                            study.dataset, plan.space.spec.speed)
     outbox = outbox_for(uri)
     reachable = not outbox.drain(MLFLOW_WAIT_S)  # the trials' writes first: the front lists their runs

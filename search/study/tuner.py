@@ -1,4 +1,5 @@
-"""One dataset study -> a Ray Tune Tuner: OptunaSearch on (accuracy, speed), early stopping, trials.
+"""One dataset study -> a Ray Tune Tuner: OptunaSearch on (accuracy, speed[, retention]), early
+stopping, trials.
 
 Multi-objective OptunaSearch takes the metric and mode lists itself; TuneConfig gets none (lists
 there raise). The Optuna study lives in a SQLite file per study, so it survives the driver and
@@ -61,7 +62,7 @@ def _trainable(plan: SearchPlan, study: StudyPlan) -> Any:
     that trains."""
     workers = max(int(plan.resources.cpus_per_worker) - 1, 0)
     builder = ConfigBuilder(study.dataset, workers, speed_cache=plan.speed_cache,
-                            speed_protocol=plan.space.spec.speed)
+                            speed_protocol=plan.space.spec.speed, retention=plan.retention)
     return make_trainable(builder, plan.resources, study.train_storage,
                           constraints=plan.space.spec.objectives.constraints)
 
@@ -70,11 +71,11 @@ def make_tuner(plan: SearchPlan, study: StudyPlan, callbacks: list[tune.Callback
                verbose: int = 1) -> tune.Tuner:
     """A fresh Tuner for this study (the Optuna study file is created or reopened)."""
     spec = plan.space.spec
-    objectives = [spec.objectives.accuracy, spec.objectives.speed]
+    objectives = spec.objectives.metrics
     study.optuna_db.parent.mkdir(parents=True, exist_ok=True)
-    constraints = spec.objectives.constraints
-    searcher = TruthfulOptunaSearch(space=study.space, metric=objectives, mode=["max", "max"],
-                                    sampler=make_sampler(spec.sampler), constraints=constraints,
+    searcher = TruthfulOptunaSearch(space=study.space, metric=objectives, mode=["max"] * len(objectives),
+                                    sampler=make_sampler(spec.sampler), constraints=spec.objectives.constraints,
+                                    min_retention=spec.objectives.min_retention,
                                     study_name=study.name,
                                     storage=optuna.storages.RDBStorage(study.optuna_url))
     return tune.Tuner(

@@ -14,9 +14,8 @@ from pathlib import Path
 from mlflow.entities import Metric, RunStatus
 from mlflow.tracking import MlflowClient
 
-from search.results.front import REFERENCE_POINT
 from search.results.front_html import fronts_html
-from search.results.plots import FrontSeries, plot_front
+from search.results.plots import FrontSeries, RetentionAxis, plot_front
 from search.results.study_report import StudyReport, rows
 from search.results.tables import write_csv
 from search.space.schema import ObjectivesSpec
@@ -34,12 +33,14 @@ def write_files(report: StudyReport, folder: Path, searched: Sequence[str], obje
     trials = folder / TRIALS_FILE
     trials.write_text(json.dumps({
         "dataset": report.dataset, "accuracy": objectives.accuracy, "speed": objectives.speed,
-        "min_fps": objectives.min_fps, "max_params_m": objectives.max_params_m, "searched": list(searched),
+        "min_fps": objectives.min_fps, "max_params_m": objectives.max_params_m,
+        "retention": objectives.retention_set, "min_retention": objectives.min_retention, "searched": list(searched),
         "run_ids": report.run_ids, "end_to_end": report.end_to_end,
         "outcomes": [o.as_dict() for o in report.outcomes]}, indent=1, default=str))
     write_csv(rows(report, searched), folder / "front.csv")
+    retention = (RetentionAxis(report.retention_set, objectives.min_retention) if report.retention_set else None)
     plot = plot_front(report.outcomes, report.front, report.recommendation, folder / FRONT_FILE, title=title,
-                      accuracy=objectives.accuracy, speed=objectives.speed)
+                      accuracy=objectives.accuracy, speed=objectives.speed, retention=retention)
     page = folder / "front.html"
     page.write_text(fronts_html([FrontSeries(report.dataset, report.outcomes, report.front,
                                              report.recommendation.outcome)],
@@ -60,7 +61,7 @@ def publish_study(client: MlflowClient, parent_run_id: str, report: StudyReport,
         if o.fps_e2e is not None and o.trial_id in report.run_ids:
             client.log_metric(report.run_ids[o.trial_id], "fps_e2e", o.fps_e2e)
     best = report.recommendation.outcome
-    client.set_tag(parent_run_id, "worldtune.hypervolume_reference", str(REFERENCE_POINT))
+    client.set_tag(parent_run_id, "worldtune.hypervolume_reference", "0 on every objective")
     client.set_tag(parent_run_id, "worldtune.recommendation", report.recommendation.reason)
     client.set_tag(parent_run_id, RECOMMENDED_TAG, best.trial_id if best else "")
     client.set_terminated(parent_run_id, RunStatus.to_string(RunStatus.FINISHED))

@@ -93,7 +93,8 @@ def load_studies(client: MlflowClient, args: argparse.Namespace) -> list[StoredS
             if data is None:
                 continue
             objectives = ObjectivesSpec(accuracy=data["accuracy"], speed=data["speed"], min_fps=data["min_fps"],
-                                        max_params_m=data["max_params_m"])
+                                        max_params_m=data["max_params_m"], retention=data.get("retention"),
+                                        min_retention=data.get("min_retention"))
             outcomes = [Outcome(**o) for o in data["outcomes"]]
             report = StudyReport.build(data["dataset"], outcomes, objectives, data.get("run_ids"),
                                        data.get("end_to_end"), experiment_id=experiment.experiment_id,

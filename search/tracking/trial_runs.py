@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,15 @@ from ray import tune
 
 from search.redact import redact
 from search.results.front import Outcome
-from search.tracking.experiment import INFEASIBLE_TAG, PARENT_TAG, STATUS_TAG, TRIAL_TAG, find_run, param_value
+from search.tracking.experiment import (
+    INFEASIBLE_TAG,
+    PARENT_TAG,
+    STATUS_TAG,
+    TRIAL_TAG,
+    UNSCORED_TAG,
+    find_run,
+    param_value,
+)
 from search.tracking.outbox import Outbox, outbox_for
 from trainables import contract
 
@@ -70,10 +78,10 @@ class TrialRuns(tune.Callback):
     a driver killed while MLflow was away took their queued writes with it.
     """
 
-    def __init__(self, *, tracking_uri: str, experiment_id: str, parent_run_id: str, accuracy: str,
-                 speed: str) -> None:
+    def __init__(self, *, tracking_uri: str, experiment_id: str, parent_run_id: str,
+                 objectives: Sequence[str]) -> None:
         self.tracking_uri, self.experiment_id, self.parent_run_id = tracking_uri, experiment_id, parent_run_id
-        self.accuracy, self.speed = accuracy, speed
+        self.objectives = list(objectives)  # accuracy, speed[, retention]
         self._runs: dict[str, str] = {}
         self._epochs: dict[str, set[int]] = {}
         self._ended: set[str] = set()
@@ -141,16 +149,18 @@ class TrialRuns(tune.Callback):
 
     def _finish(self, trial: tune.experiment.Trial, errored: bool) -> None:
         result = Outcome.from_result(trial.trial_id, trial.config, trial.last_result or {}, errored=errored,
-                                     accuracy=self.accuracy, speed=self.speed)
+                                     objectives=self.objectives)
         ended = contract.TrialEnd(result.status)
         tags = [RunTag(STATUS_TAG, ended.value)]
         if ended.failed:
-            why = error_text(trial) or f"ran its budget without reporting {self.accuracy} and {self.speed}"
+            why = error_text(trial) or f"ran its budget without reporting {' and '.join(self.objectives)}"
             tags.append(RunTag("error", why))
             if trial.error_file:
                 tags.append(RunTag("error_file", trial.error_file))
         if result.infeasible:
             tags.append(RunTag(INFEASIBLE_TAG, result.infeasible))
+        if result.unscored:
+            tags.append(RunTag(UNSCORED_TAG, result.unscored))
         status = ended.mlflow_status
 
         def end(client: MlflowClient, run_id: str) -> None:

@@ -35,7 +35,7 @@ TRAINING_CHANGES = {
     "cls_loss": "focal",
     "focal_gamma": 1.5, "focal_alpha": 0.5, "mosaic_prob": 0.5, "mixup_prob": 0.2, "close_mosaic_epochs": 2,
     "amp": False, "seed": 3, "prompt_templates": "ensemble", "synonyms": False, "neg_texts": 2,
-    "repeat_factor_thr": 0.1,
+    "repeat_factor_thr": 0.1, "general_mix": 0.25,
 }
 """One new value per training-only field (checked to cover them all below, bar the three that
 need a file or a strategy: load_from, use_mlp_adapter, tested apart)."""

@@ -60,7 +60,7 @@ def _trials(data: DatasetFiles, spaces: list[dict], storage: Path) -> tuple[dict
     experiment = client.create_experiment(data.name, artifact_location=(storage / "art").as_uri())
     parent = client.create_run(experiment).info.run_id
     runs = TrialRuns(tracking_uri=default_tracking_uri(storage), experiment_id=experiment, parent_run_id=parent,
-                     accuracy="map", speed="fps")
+                     objectives=["map", "fps"])
     build = ConfigBuilder(data, num_data_workers=0, speed_cache=storage / "speed", speed_protocol=QUICK)
     results = {}
     for index, space in enumerate(spaces):

@@ -94,7 +94,7 @@ def test_the_export_hint_names_a_dataset_with_a_recommended_trial() -> None:
      "infeasible"),
 ])
 def test_a_trials_last_result_gives_its_status(result: dict, errored: bool, status: str) -> None:
-    found = Outcome.from_result("t", {"lr": 1e-3}, result, errored=errored, accuracy="map", speed="fps")
+    found = Outcome.from_result("t", {"lr": 1e-3}, result, errored=errored, objectives=["map", "fps"])
     assert found.status == status
     assert found.on_budget == (status == "finished")
 

@@ -2,7 +2,9 @@
 
 Text transforms (LoadText, RandomLoadText) and the multimodal mosaic/mixup read the texts from
 each sample, so the wrapper adds them to every data info, and hands itself to the pipeline so that
-images fetched by mix transforms get their texts too.
+images fetched by mix transforms get their texts too. `mixed_in` appends other datasets, each with
+its own class texts (official mixed pretraining: every image is trained on its own vocabulary, and
+a mosaic merges the vocabularies of its images).
 """
 from __future__ import annotations
 
@@ -22,12 +24,15 @@ class MultiModalDataset:
 
     `test_mode` is accepted as in official configs; whether the pipeline gets the dataset (for
     mosaic/mixup) follows the wrapped dataset's own `test_mode`, as mmyolo's datasets do.
+    `mixed_in`: more `{dataset, class_text_path}` parts, after this one's images, through the same
+    pipeline.
     """
 
     def __init__(self, dataset: dict | BaseDataset, class_text_path: str | Path | None = None,
                  test_mode: bool = True, pipeline: Sequence[dict | Callable] = (),
-                 lazy_init: bool = False) -> None:
+                 lazy_init: bool = False, mixed_in: Sequence[dict] = ()) -> None:
         self.dataset = DATASETS.build(dataset) if isinstance(dataset, dict) else dataset
+        self.mixed_in = [MultiModalDataset(**part, lazy_init=lazy_init) for part in mixed_in]
         self.class_texts = load_class_texts(class_text_path) if class_text_path is not None else None
         classes = self.dataset.metainfo.get("classes")
         texts = self.class_texts
@@ -49,23 +54,38 @@ class MultiModalDataset:
         """Load the wrapped dataset's annotations (the Runner calls this for lazily built datasets)."""
         if not self._fully_initialized:
             self.dataset.full_init()
+            for part in self.mixed_in:
+                part.full_init()
             self._fully_initialized = True
 
-    def get_data_info(self, idx: int) -> dict:
+    def _part(self, idx: int) -> tuple[MultiModalDataset, int]:
+        """The part (this one or a mixed-in one) that holds image ``idx``, and its index there."""
         self.full_init()
-        data_info = self.dataset.get_data_info(idx)
-        if self.class_texts is not None:
-            data_info["texts"] = self.class_texts
+        own = len(self.dataset)
+        if idx < own or not self.mixed_in:
+            return self, idx
+        idx -= own
+        for part in self.mixed_in:
+            if idx < len(part):
+                return part, idx
+            idx -= len(part)
+        raise IndexError(f"image {idx} is beyond the {len(self)} images of the mixed dataset")
+
+    def get_data_info(self, idx: int) -> dict:
+        part, idx = self._part(idx)
+        data_info = part.dataset.get_data_info(idx)
+        if part.class_texts is not None:
+            data_info["texts"] = part.class_texts
         return data_info
 
     def get_cat_ids(self, idx: int) -> list[int]:
         """The wrapped dataset's category ids of image ``idx`` (for class-balanced wrappers)."""
-        self.full_init()
-        return self.dataset.get_cat_ids(idx)
+        part, idx = self._part(idx)
+        return part.dataset.get_cat_ids(idx)
 
     def __len__(self) -> int:
         self.full_init()
-        return len(self.dataset)
+        return len(self.dataset) + sum(len(part) for part in self.mixed_in)
 
     def __getitem__(self, idx: int) -> dict:
         data_info = self.get_data_info(idx)

@@ -44,6 +44,15 @@ def coco_class_names(ann_file: str | Path) -> tuple[str, ...]:
     return names
 
 
+def coco_image_count(ann_file: str | Path) -> int:
+    """The number of images a COCO file lists."""
+    try:
+        return len(json.loads(Path(ann_file).read_text(encoding="utf-8"))["images"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"cannot read the images of COCO file {ann_file} ({error!r}); "
+                         "run the dataset checker on it") from error
+
+
 def _affine(border: tuple[int, int] | None = None) -> dict[str, Any]:
     affine: dict[str, Any] = {"type": "YOLOv5RandomAffine", "max_rotate_degree": 0.0,
                               "max_shear_degree": 0.0, "max_aspect_ratio": 100.0,
@@ -100,6 +109,23 @@ class TextSampling:
         return {} if self.prompt_formats == ("{}",) else {"prompt_format": formats}
 
 
+@dataclass(frozen=True, kw_only=True)
+class MixedIn:
+    """General images mixed into training: the first `images` of a COCO file, each trained on its
+    own set's class texts (a mosaic merges the vocabularies of its images)."""
+
+    ann_file: str
+    image_dir: str
+    class_text_file: str
+    images: int
+
+    def part(self) -> dict[str, Any]:
+        """The `mixed_in` entry of a MultiModalDataset."""
+        return {"dataset": _coco(self.ann_file, self.image_dir, coco_class_names(self.ann_file)) | {
+                    "indices": self.images},
+                "class_text_path": self.class_text_file}
+
+
 def _train_tail(texts: TextSampling, with_albu: bool) -> list[dict[str, Any]]:
     """Colour, flip, text sampling and packing: the same in both training stages."""
     return [*([ALBU] if with_albu else []),
@@ -109,15 +135,18 @@ def _train_tail(texts: TextSampling, with_albu: bool) -> list[dict[str, Any]]:
             {"type": "mmdet.PackDetInputs", "meta_keys": TRAIN_META}]
 
 
+def _coco(ann_file: str | Path, image_dir: str | Path, classes: tuple[str, ...]) -> dict[str, Any]:
+    return {"type": "YOLOv5CocoDataset", "ann_file": str(ann_file), "data_prefix": {"img": f"{image_dir}/"},
+            "metainfo": {"classes": classes}, "filter_cfg": {"filter_empty_gt": False, "min_size": 32}}
+
+
 def _dataset(ann_file: str | Path, image_dir: str | Path, class_text_file: str | Path,
              classes: tuple[str, ...], pipeline: list[dict[str, Any]],
              oversample_thr: float = 0.0) -> dict[str, Any]:
     """MultiModalDataset over the COCO files; `oversample_thr` > 0 repeats images of rare classes
     (mmengine's ClassBalancedDataset, inside the wrapper that owns the pipeline so that the
     close-mosaic switch still reaches it)."""
-    coco: dict[str, Any] = {"type": "YOLOv5CocoDataset", "ann_file": str(ann_file),
-                            "data_prefix": {"img": f"{image_dir}/"}, "metainfo": {"classes": classes},
-                            "filter_cfg": {"filter_empty_gt": False, "min_size": 32}}
+    coco = _coco(ann_file, image_dir, classes)
     if oversample_thr > 0:
         coco = {"type": "ClassBalancedDataset", "oversample_thr": oversample_thr, "dataset": coco}
     return {"type": "MultiModalDataset", "dataset": coco, "class_text_path": str(class_text_file),
@@ -129,7 +158,8 @@ def box_only_data_config(*, train_ann_file: str | Path, train_image_dir: str | P
                          class_text_file: str | Path, img_scale: tuple[int, int] = (640, 640),
                          batch_size: int = 16, num_workers: int = 8, mosaic_prob: float = 1.0,
                          mixup_prob: float = 0.15, texts: TextSampling = TextSampling(),
-                         oversample_thr: float = 0.0, with_albu: bool = False) -> dict[str, Any]:
+                         oversample_thr: float = 0.0, mixed_in: MixedIn | None = None,
+                         with_albu: bool = False) -> dict[str, Any]:
     """Pipelines and dataloaders of the official v2 fine-tune recipe for a box-only COCO dataset.
 
     Returns mmyolo config entries: `train_pipeline`, `train_pipeline_stage2` (for the
@@ -138,7 +168,8 @@ def box_only_data_config(*, train_ann_file: str | Path, train_image_dir: str | P
     validation file, whose categories must equal the training file's (the dataset checker says so).
     `texts` says which class texts training images see; `oversample_thr` (0: off) is the
     repeat-factor threshold of class-balanced sampling (an image repeats as often as its rarest
-    class needs to reach that share of images).
+    class needs to reach that share of images); `mixed_in` adds general images to training (their
+    texts count towards `texts.max_num_samples`).
     """
     for name, prob in (("mosaic_prob", mosaic_prob), ("mixup_prob", mixup_prob)):
         if not 0 <= prob <= 1:
@@ -157,6 +188,8 @@ def box_only_data_config(*, train_ann_file: str | Path, train_image_dir: str | P
     classes = coco_class_names(val_ann_file)
     train_dataset = _dataset(train_ann_file, train_image_dir, class_text_file, classes,
                              train_pipeline, oversample_thr)
+    if mixed_in is not None:
+        train_dataset["mixed_in"] = [mixed_in.part()]
     val_dataset = _dataset(val_ann_file, val_image_dir, class_text_file, classes, test_pipeline)
     return copy.deepcopy({  # callers edit the result: keep module constants and shared parts apart
         "train_pipeline": train_pipeline,
