@@ -12,11 +12,19 @@ FAST = dict(size="tiny", epochs=2, batch_size=8, image_size=160, close_mosaic_ep
             warmup_min_iters=2)
 
 
-def write_space(folder: Path, name: str, clip: Path, epochs: int = 2, **budget: int) -> Path:
+RETENTION = {"objectives": {"retention": "demo-general"},
+             "parameters": {"general_mix": {"type": "float", "low": 0.0, "high": 0.5, "step": 0.25}}}
+"""What `write_space(..., retention=True)` adds: demo-general's zero-shot mAP as the third objective,
+and general images mixed into training as a searched share."""
+
+
+def write_space(folder: Path, name: str, clip: Path, epochs: int = 2, retention: bool = False, **budget: int) -> Path:
     space = {"name": name, "datasets": ["demo-defects"], "model": {"text_encoder": str(clip)},
              "parameters": {"lr": {"type": "float", "low": 1e-4, "high": 3e-3, "log": True},
                             "use_bn_head": {"type": "bool"},
-                            "cls_loss": {"type": "choice", "values": ["bce", "focal"]}},
+                            "cls_loss": {"type": "choice", "values": ["bce", "focal"]},
+                            **(RETENTION["parameters"] if retention else {})},
+             **({"objectives": RETENTION["objectives"]} if retention else {}),
              "fixed": FAST | {"epochs": epochs}, "sampler": {"type": "tpe", "seed": 0}, "scheduler": {"type": "none"},
              "budget": budget, "resources": {"workers": 1, "cpus_per_worker": 1},
              "storage": {"root": str(folder / "runs")}}

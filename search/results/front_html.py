@@ -29,7 +29,8 @@ def _tick_step(top: float) -> float:
 
 def _tooltip(o: Outcome, series: str, accuracy: str, speed: str, recommended: bool) -> str:
     lines = [f"trial {o.trial_id} ({series}){', recommended' if recommended else ''}",
-             f"{accuracy} {o.accuracy:.4f}, {speed} {o.speed:.1f}",
+             f"{accuracy} {o.accuracy:.4f}, {speed} {o.speed:.1f}"
+             + (f", retention {o.retention:.4f}" if o.retention is not None else ""),
              *(f"{name} = {value}" for name, value in sorted(o.values.items())),
              f"speed: {o.speed_protocol or 'protocol not recorded'}"]
     return escape("\n".join(lines))

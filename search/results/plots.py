@@ -19,11 +19,12 @@ from trainables.contract import TrialEnd
 
 
 def dominated_region(front: Sequence[Outcome]) -> tuple[list[float], list[float]]:
-    """The staircase that bounds what the front dominates (both objectives maximized, down to
-    speed 0 and accuracy 0): a point under it is beaten by a front trial; straight segments
-    between front points would claim trade-offs no trial reached."""
+    """The staircase that bounds what the front dominates on accuracy and speed (both maximized,
+    down to speed 0 and accuracy 0): a point under it is beaten by a front trial; straight segments
+    between front points would claim trade-offs no trial reached. A 3-D front (with retention)
+    draws the staircase of its accuracy/speed projection."""
     speeds, accuracies = [], []
-    for o in sorted(front, key=lambda o: -o.speed):   # fastest first: accuracy rises to the left
+    for o in sorted(projected_front(front), key=lambda o: -o.speed):   # fastest first: accuracy rises to the left
         speeds += [o.speed, o.speed]
         accuracies += [accuracies[-1] if accuracies else 0.0, o.accuracy]
     if front:
@@ -72,12 +73,10 @@ def front_figure(outcomes: Sequence[Outcome], front: Sequence[Outcome], recommen
     if infeasible:
         axes.scatter([o.speed for o in infeasible], [0.0] * len(infeasible), marker="x", c="0.45", clip_on=False,
                      zorder=3, label="infeasible: not trained (lane speed)")
+    _draw_front(axes, front, "tab:red", "Pareto front, 3-D (shaded: its accuracy/speed part)" if retention
+                else "Pareto front (dominated region)")
     if retention:
-        _draw_front(axes, projected_front(front), "tab:red", "Pareto front, 3-D (shaded: its accuracy/speed part)")
-        axes.scatter([o.speed for o in front], [o.accuracy for o in front], color="tab:red", zorder=3)
         _retention_panel(figure.add_subplot(1, 2, 2), measured, front, recommendation, accuracy, retention)
-    else:
-        _draw_front(axes, front, "tab:red", "Pareto front (dominated region)")
     if recommendation.outcome is not None:
         best = recommendation.outcome
         axes.scatter([best.speed], [best.accuracy], s=220, facecolors="none", edgecolors="tab:blue",
@@ -98,7 +97,8 @@ def front_figure(outcomes: Sequence[Outcome], front: Sequence[Outcome], recommen
 
 
 def projected_front(front: Sequence[Outcome]) -> list[Outcome]:
-    """The members of a 3-D front that no other member beats on accuracy and speed alone."""
+    """The members of a front that no other member beats on accuracy and speed alone (all of a
+    2-D front)."""
     return [o for o in front if not any(dominates_point(other.point[:2], o.point[:2]) for other in front)]
 
 

@@ -22,8 +22,8 @@ from trainables.params import PROMPT_TEMPLATES, TrialParams
 from trainables.speed_lane import LaneRequest
 from trainables.speed_protocol import SpeedProtocol
 from trainables.text_encoder import text_width
+from trainables.yolo_world.data import MixedIn, TextSampling, box_only_data_config, coco_image_count
 from trainables.yolo_world.data.class_texts import load_class_texts
-from trainables.yolo_world.data.pipelines import MixedIn, TextSampling, box_only_data_config, coco_image_count
 from trainables.yolo_world.data.text_free import text_free_data_config
 from trainables.yolo_world.models import strategies
 from trainables.yolo_world.models.sizes import bce_loss_cls, focal_loss_cls, model_config

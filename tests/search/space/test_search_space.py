@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import optuna
 import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
@@ -114,6 +115,10 @@ BAD_SPACES = [
     (BASE + "scheduler: {type: asha, grace_period: 0}\n", "scheduler", "'grace_period' must be >= 1"),
     (BASE + "resources: {gpus_per_worker: lots}\n", "resources.gpus_per_worker", "float or 'auto'"),
     (BASE + "objectives: {speed: fps_no_nms}\n", "objectives.speed", "must be 'fps'"),
+    (BASE + "objectives: {min_retention: 0.3}\n", "objectives", "set 'retention' too"),
+    (BASE + "objectives: {retention: demo-general, min_retention: 30}\n", "objectives", "between 0 and 1"),
+    (BASE + "fixed: {strategy: reparameterized, general_mix: 0.2}\n", "fixed",
+     "only a model that reads class texts and trains"),
     (BASE + "speed: {thread: 2}\n", "speed.thread", "did you mean 'threads'"),
     (BASE + "speed: {threads: 0}\n", "speed", "threads >= 1"),
     (BASE + "speed: {backend: tensorrt}\n", "speed", "must be one of ['pytorch', 'onnxruntime']"),
@@ -151,3 +156,13 @@ def test_what_only_the_cluster_can_tell_is_rejected_before_any_trial(tmp_path: P
     with pytest.raises(SpaceError, match="speed.backend.*'onnxruntime' times the network on the CPU"):
         make_plan(load_space(file), Cluster(cpus=2, gpus=1), "test")
     assert make_plan(load_space(file), Cluster(cpus=2, gpus=0), "test").space.spec.speed.backend == "onnxruntime"
+    file.write_text("datasets: [demo-ct]\nmodel: {text_encoder: demo}\n"
+                    "parameters: {general_mix: {type: float, low: 0, high: 0.5}}\n")
+    with pytest.raises(SpaceError, match=r"parameters.general_mix.*set objectives.retention"):
+        make_plan(load_space(file), Cluster(cpus=2, gpus=0), "test")
+    embeddings = tmp_path / "classes.npy"
+    np.save(embeddings, np.zeros((5, 8), np.float32))
+    file.write_text(f"datasets: [demo-ct]\nmodel: {{text_encoder: {embeddings}}}\n"
+                    "objectives: {retention: demo-general}\n")
+    with pytest.raises(SpaceError, match=r"objectives.retention.*a text encoder that encodes any text"):
+        make_plan(load_space(file), Cluster(cpus=2, gpus=0), "test")

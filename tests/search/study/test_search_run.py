@@ -35,10 +35,12 @@ pytestmark = pytest.mark.slow  # real searches on a local Ray
 @pytest.fixture(scope="module")
 def searched(small_demo_root: Path, tiny_clip_path: Path, tmp_path_factory: pytest.TempPathFactory
              ) -> Iterator[tuple[Path, str, float]]:
-    """(storage root, printed output, seconds) of one 4-trial search, 2 trials at a time."""
+    """(storage root, printed output, seconds) of one 4-trial search, 2 trials at a time, on three
+    objectives: mAP, FPS and the retention of demo-general (zero-shot mAP of each final model),
+    general images mixed into training as a searched share."""
     folder = tmp_path_factory.mktemp("search")
     os.environ["WORLDTUNE_DATA_DIR"] = str(small_demo_root)
-    space = write_space(folder, "four", tiny_clip_path, trials=4, max_concurrent=2)
+    space = write_space(folder, "four", tiny_clip_path, retention=True, trials=4, max_concurrent=2)
     started = time.monotonic()
     output = subprocess.run([sys.executable, str(ROOT / "search" / "run.py"), "--space", str(space)], cwd=folder,
                             capture_output=True, text=True, timeout=600)
@@ -64,13 +66,20 @@ def test_search_logs_parent_and_child_runs_and_the_front(searched: tuple[Path, s
     for child in children:
         assert {"lr", "use_bn_head", "cls_loss", "image_size"} <= set(child.data.params)
         assert [m.step for m in client.get_metric_history(child.info.run_id, "map")] == [1, 2]
-        assert {"fps", "params_m", "gflops", "map_50", "train_loss"} <= set(child.data.metrics)
+        assert {"fps", "params_m", "gflops", "map_50", "train_loss", "retention"} <= set(child.data.metrics)
+        assert [m.step for m in client.get_metric_history(child.info.run_id, "retention")] == [2], "final model"
         assert (Path(child.data.tags["checkpoint_path"]) / "checkpoint.pth").is_file()
+    assert {child.data.params["general_mix"] for child in children} <= {"0.0", "0.25", "0.5"}
     artifacts = {a.path for a in client.list_artifacts(parent.info.run_id, "pareto")}
     assert artifacts == {"pareto/trials.json", "pareto/front.csv", "pareto/front.png", "pareto/front.html"}
     png = Path(client.download_artifacts(parent.info.run_id, "pareto/front.png", str(root / "dl")))
     assert png.read_bytes()[:4] == b"\x89PNG"
     assert "recommended: trial" in output and "mlflow ui --backend-store-uri" in output
+    assert "(accuracy = map, speed = fps, retention = map zero-shot on demo-general)" in output
+    header = next(line for line in output.splitlines() if line.split()[:2] == ["trial", "status"])
+    assert header.split()[:5] == ["trial", "status", "accuracy", "speed", "retention"], header
+    front_csv = Path(client.download_artifacts(parent.info.run_id, "pareto/front.csv", str(root / "dl")))
+    assert front_csv.read_text().splitlines()[0].startswith("trial,status,accuracy,speed,retention,")
     # the advisor, the parameter impact and the comparison: printed, and the same text on the parent run
     analysis = {a.path for a in client.list_artifacts(parent.info.run_id, "analysis")}
     assert analysis == {"analysis/advice.md", "analysis/impact.md", "analysis/comparison.md", "analysis/next.yaml"}
@@ -146,8 +155,9 @@ def test_front_is_non_dominated_and_agrees_with_optunas_study(searched: tuple[Pa
     (db,) = (root / "optuna").glob("*.db")
     study = optuna.load_study(study_name="demo-defects", storage=f"sqlite:///{db}")
     assert len(study.trials) == 4 and all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
-    assert sorted((o.accuracy, o.speed) for o in front) == sorted(tuple(t.values) for t in study.best_trials)
-    expected = compute_hypervolume(-np.array([t.values for t in study.best_trials]), np.zeros(2))
+    assert len(study.directions) == 3, "map, fps and retention"
+    assert sorted(o.point for o in front) == sorted(tuple(t.values) for t in study.best_trials)
+    expected = compute_hypervolume(-np.array([t.values for t in study.best_trials]), np.zeros(3))
     assert np.isclose(parent.data.metrics["hypervolume"], expected)
 
 

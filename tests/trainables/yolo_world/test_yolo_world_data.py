@@ -14,7 +14,7 @@ from mmyolo.utils import register_all_modules
 
 from search.datasets import DatasetFiles
 from tests.project import OFFICIAL_FIXTURES
-from trainables.yolo_world.data import ClassTextError, TextSampling, box_only_data_config
+from trainables.yolo_world.data import ClassTextError, MixedIn, TextSampling, box_only_data_config
 
 RECIPE = OFFICIAL_FIXTURES / "finetune_recipe_s.json"
 SIZE = 160
@@ -227,3 +227,37 @@ def test_class_balanced_sampling_repeats_images_of_rare_classes(demo: tuple) -> 
     assert after[rarest] / len(balanced) > before[rarest] / len(plain)
     sample = balanced[0]["data_samples"]
     assert len(sample.texts) == MAX_TEXTS and len(sample.gt_instances.labels) > 0
+
+
+def test_general_images_train_on_their_own_texts_and_mosaics_merge_both(demo: tuple, small_demo_root: Path) -> None:
+    """`general_mix`: the general set's first images join training, each labelled against its own
+    set's class texts; a mosaic of images from both sets trains on both vocabularies."""
+    import random
+
+    files, texts = demo
+    general = DatasetFiles.standard("demo-general", small_demo_root / "demo-general")
+    general_texts = [entry[0] for entry in json.loads(general.class_text_file.read_text())]
+    both = MAX_TEXTS + len(general_texts)
+    mixed = MixedIn(ann_file=str(general.train.annotation_file), image_dir=str(general.train.image_dir),
+                    class_text_file=str(general.class_text_file), images=10)
+    plain_cfg = _config(files, img_scale=(SIZE, SIZE), mosaic_prob=0.0, mixup_prob=0.0, mixed_in=mixed,
+                        texts=TextSampling(max_num_samples=both))
+    dataset = DATASETS.build(plain_cfg["train_dataloader"]["dataset"])
+    own = len(json.loads(files.train.annotation_file.read_text())["images"])
+    assert len(dataset) == own + 10
+    for index in (0, own - 1, own, own + 9):
+        sample = dataset[index]["data_samples"]
+        vocabulary = general_texts if index >= own else [t for synonyms in texts for t in synonyms]
+        assert len(sample.texts) == both and all(t in vocabulary for t in sample.texts if t)
+        assert all(sample.texts[label] in vocabulary for label in sample.gt_instances.labels.tolist())
+        assert Path(sample.img_path).parent == (general.train.image_dir if index >= own else files.train.image_dir)
+    random.seed(0)
+    mosaic = DATASETS.build(_config(files, img_scale=(SIZE, SIZE), mosaic_prob=1.0, mixup_prob=0.0, mixed_in=mixed,
+                                    texts=TextSampling(max_num_samples=both))["train_dataloader"]["dataset"])
+    merged = 0
+    for index in range(own):
+        sample = mosaic[index]["data_samples"]
+        real = set(sample.texts) - {""}
+        merged += bool(real & set(general_texts)) and bool(real - set(general_texts))
+        assert all(sample.texts[label] for label in sample.gt_instances.labels.tolist())
+    assert merged > 0, "some mosaics hold images of both sets"
