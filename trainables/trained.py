@@ -6,7 +6,7 @@ config (rebuilt from its values, so it needs no Ray), its detector with the chec
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from trainables.yolo_world.data.class_texts import load_class_texts
 
 @dataclass(frozen=True)
 class TrainedTrial:
-    cfg: dict[str, Any]             # the complete mmengine config, as the trial ran
+    cfg: dict[str, Any]             # the complete mmengine config, as the trial ran (bar general_mix)
     model: nn.Module                # eval mode, CPU, the checkpoint's weights
     params: TrialParams
     class_texts: list[list[str]]
@@ -43,7 +43,8 @@ def load_trained(values: dict[str, Any], data: DatasetFiles, checkpoint_dir: str
     from trainables.yolo_world.models.checkpoints import load_checkpoint
 
     params = TrialParams.from_dict(values)
-    cfg = build_trial_config(params, data, work_dir, num_data_workers=0)
+    # general images mixed into training need the retention set, and shape no weight: left out
+    cfg = build_trial_config(replace(params, general_mix=0.0), data, work_dir, num_data_workers=0)
     model = build_model(cfg["model"], sync_bn_to_bn=True)
     load_checkpoint(model, Path(checkpoint_dir) / CHECKPOINT_FILE, strict=True)
     return TrainedTrial(cfg=cfg, model=model.eval(), params=params,

@@ -232,7 +232,11 @@ def _retention(space: Space, fixed: Mapping[str, Any], parameters: Mapping[str, 
     if any(str(encoder).endswith(".npy") for encoder in encoders):
         raise SpaceError(space.file, "objectives.retention", "the retention set's class texts need a text encoder "
                          "that encodes any text; precomputed embeddings (a .npy) hold the dataset's classes only")
-    return RetentionSet(dataset_files(objectives.retention), metric=objectives.accuracy)
+    general = dataset_files(objectives.retention)
+    if mixes and general.train.annotation_file == general.val.annotation_file:
+        raise SpaceError(space.file, "objectives.retention", "general_mix would train on the very images retention "
+                         "is measured on: give the retention set a train split of other images")
+    return RetentionSet(general, metric=objectives.accuracy)
 
 
 def _resources(space: Space, cluster: Cluster, notes: list[str]) -> tuple[TrialResources, int]:

@@ -2,6 +2,7 @@
 bad files rejected before anything starts, with the file, the key and the fix in the message."""
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 
@@ -59,7 +60,7 @@ def test_a_conditional_parameter_is_sampled_only_when_its_condition_holds() -> N
     assert all("use_mlp_adapter" not in s and "frozen_stages" in s for s in normal)
 
 
-@pytest.mark.parametrize("name", ["lightweight", "small-sample", "cross-domain"])
+@pytest.mark.parametrize("name", ["lightweight", "small-sample", "cross-domain", "open-vocabulary"])
 def test_shipped_spaces_plan_on_a_cpu_laptop(name: str, small_demo_root: Path, monkeypatch) -> None:
     monkeypatch.setenv("WORLDTUNE_DATA_DIR", str(small_demo_root))
     plan = make_plan(load_space(SPACES / f"{name}.yaml"), Cluster(cpus=2, gpus=0), "test")
@@ -77,6 +78,10 @@ def test_shipped_spaces_plan_on_a_cpu_laptop(name: str, small_demo_root: Path, m
         start = Path(study.space.fixed["load_from"])
         assert start.parent == small_demo_root / "demo-start" and start.is_file(), "the demo start detector"
         assert f"starting weights: the demo start detector, pretrained on demo-general ({start})" in describe(plan)
+    if name == "open-vocabulary":
+        assert plan.retention.data.root == small_demo_root / "demo-general" and plan.retention.metric == "map"
+        assert "objectives: map up, fps up, retention up (map zero-shot on demo-general val with each trial's " \
+               "final model, floor 0.1)" in describe(plan)
 
 
 def test_flags_override_the_file_and_gpus_are_used_when_there(small_demo_root: Path, monkeypatch) -> None:
@@ -159,6 +164,15 @@ def test_what_only_the_cluster_can_tell_is_rejected_before_any_trial(tmp_path: P
     file.write_text("datasets: [demo-ct]\nmodel: {text_encoder: demo}\n"
                     "parameters: {general_mix: {type: float, low: 0, high: 0.5}}\n")
     with pytest.raises(SpaceError, match=r"parameters.general_mix.*set objectives.retention"):
+        make_plan(load_space(file), Cluster(cpus=2, gpus=0), "test")
+    general = small_demo_root / "demo-general"
+    val = {"annotations": str(general / "annotations" / "instances_val.json"),
+           "images": str(general / "images" / "val")}
+    file.write_text(json.dumps({"datasets": ["demo-ct"], "model": {"text_encoder": "demo"},
+                                "fixed": {"general_mix": 0.25},
+                                "objectives": {"retention": {"name": "coco-val", "train": val, "val": val,
+                                                             "class_texts": str(general / "class_texts.json")}}}))
+    with pytest.raises(SpaceError, match=r"objectives.retention.*general_mix would train on the very images"):
         make_plan(load_space(file), Cluster(cpus=2, gpus=0), "test")
     embeddings = tmp_path / "classes.npy"
     np.save(embeddings, np.zeros((5, 8), np.float32))
