@@ -220,7 +220,7 @@ def test_the_printed_mlflow_links_open_on_the_trials_and_the_front(searched: tup
                 "Runtime.evaluate", expression=RENDERED_IMAGE_WIDTHS, returnByValue=True)["result"]["value"], 60)
     finally:
         stop_process(ui)
-    assert max(shown) == 840, f"front.png (840 px wide) rendered in the artifact view: {shown}"
+    assert max(shown) == 1440, f"front.png (1440 px wide: the retention panel beside) in the artifact view: {shown}"
 
 
 EXPAND_PARENT_RUNS = ("document.querySelectorAll('[data-component-id$=\"runnamecellrenderer.tsx_46\"]')"
