@@ -13,7 +13,7 @@ FAST = dict(size="tiny", epochs=2, batch_size=8, image_size=160, close_mosaic_ep
 
 
 RETENTION = {"objectives": {"retention": "demo-general"},
-             "parameters": {"general_mix": {"type": "float", "low": 0.0, "high": 0.5, "step": 0.25}}}
+             "parameters": {"general_mix": {"type": "float", "low": 0.0, "high": 0.25, "step": 0.25}}}
 """What `write_space(..., retention=True)` adds: demo-general's zero-shot mAP as the third objective,
 and general images mixed into training as a searched share."""
 

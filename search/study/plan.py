@@ -227,8 +227,8 @@ def _retention(space: Space, fixed: Mapping[str, Any], parameters: Mapping[str, 
             raise SpaceError(space.file, key, "mixes in the training images of the retention set: set "
                              "objectives.retention to a general dataset (e.g. demo-general)")
         return None
-    encoders = [fixed["text_encoder"], *(parameters["text_encoder"].values or [] if "text_encoder" in parameters
-                                         else [])]
+    searched = parameters.get("text_encoder")
+    encoders = [fixed["text_encoder"], *((searched.values or []) if searched else [])]
     if any(str(encoder).endswith(".npy") for encoder in encoders):
         raise SpaceError(space.file, "objectives.retention", "the retention set's class texts need a text encoder "
                          "that encodes any text; precomputed embeddings (a .npy) hold the dataset's classes only")
@@ -338,7 +338,8 @@ def warmup_note(study: StudyPlan, workers: int) -> str | None:
 
 
 def _retention_text(plan: SearchPlan) -> str:
-    """`, retention up (map zero-shot on demo-general val after each trial, floor 0.3)`, or ''."""
+    """`, retention up (map zero-shot on demo-general val with each trial's final model, floor 0.3)`,
+    or ''."""
     if plan.retention is None:
         return ""
     floor = plan.space.spec.objectives.min_retention
