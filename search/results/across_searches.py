@@ -1,9 +1,10 @@
 """Fronts of finished searches side by side, read back from the MLflow store (search/pareto.py).
 
 Each finished study's front is recomputed from its `pareto/trials.json` (only full-budget trials),
-then one table compares them. Hypervolumes (reference point: accuracy 0, speed 0) compare
-searches of the same dataset; `covers` says how much of another search's front on the same
-dataset is dominated or matched by this one's.
+then one table compares them. Hypervolumes (reference point: 0 on every objective) compare
+searches of the same dataset and objectives (an area with two, a volume with retention);
+`covers` says how much of another search's front on the same dataset is dominated or matched by
+this one's.
 """
 from __future__ import annotations
 
@@ -59,7 +60,8 @@ def compare_searches(args: argparse.Namespace) -> int:
         print(f"\n{study.experiment} / search {study.search_id} (parent run {study.run.info.run_id})")
         print(format_study(study.report, study.searched, study.objectives))
     table = comparison(studies)
-    print("\ncomparison (hypervolume: reference point accuracy 0, speed 0; compare within a dataset)")
+    print("\ncomparison (hypervolume: reference point 0 on every objective; compare within a dataset and its "
+          "objectives)")
     print(text_table(table))
     if args.log_comparison:
         uri = tracking_uri(args)
