@@ -79,6 +79,6 @@ class RetentionEvalHook(Hook):
         with prompts_replaced(detector, self.prompt_embeddings), torch.no_grad():
             for batch in loader:
                 evaluator.process(data_samples=model.val_step(batch), data_batch=batch)
-        figures = evaluator.evaluate(len(loader.dataset))
-        runner.logger.info(f"retention ({self.ann_file}): {self.metric} {figures['coco/' + self.metric]:.4f}")
-        return float(figures["coco/" + self.metric])
+        retention = float(evaluator.evaluate(len(loader.dataset))["coco/" + self.metric])
+        runner.logger.info(f"retention ({self.ann_file}): {self.metric} {retention:.4f}")
+        return retention

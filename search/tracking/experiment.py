@@ -18,8 +18,9 @@ EXPERIMENT_PREFIX = "worldtune/"
 TRIAL_TAG, SEARCH_TAG, DATASET_TAG, STATUS_TAG = ("worldtune.trial_id", "worldtune.search_id",
                                                   "worldtune.dataset", "worldtune.status")
 INFEASIBLE_TAG = "worldtune.infeasible"
-UNSCORED_TAG = "worldtune.unscored"   # why a trained model has no retention figure
 """On a trial that broke a limit and was never trained: which one (`fps 42.1 < min_fps 60`)."""
+UNSCORED_TAG = "worldtune.unscored"
+"""On a trained trial whose model has no retention figure: why (a reparameterized model)."""
 PARENT_TAG = "mlflow.parentRunId"
 EXPERIMENT_KIND_TAG, MODEL_TRAINING = "mlflow.experimentKind", "custom_model_development"
 """MLflow 3's UI opens an experiment without this tag on its GenAI pages (traces, no runs)."""
