@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from search.environment import configure
+from tests.processes import ray_tmpdir
 
 configure()  # what the entry points set before anything imports MLflow, Ray or Hugging Face
 # the speed lane's per-machine reference calibrations: the tests' own (Ray's workers inherit it)
@@ -33,3 +36,11 @@ def tiny_clip_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from search.datasets.demo_text_encoder import ensure_demo_text_encoder
 
     return ensure_demo_text_encoder(tmp_path_factory.mktemp("tiny_clip"))
+
+
+@pytest.fixture
+def ray_tmp() -> Iterator[Path]:
+    """A `RAY_TMPDIR` for a search the test starts as a subprocess (see `tests.processes`)."""
+    folder = ray_tmpdir()
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)

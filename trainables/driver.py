@@ -2,7 +2,7 @@
 TorchTrainer.
 
 Under Ray Train V2 a TorchTrainer cannot be handed to a Tuner; a trial function fits one instead,
-and `TuneReportCallback` forwards rank 0's per-epoch reports to Tune (one report = one Tune
+and `trainables.tune_reports` forwards rank 0's per-epoch reports to Tune (one report = one Tune
 `training_iteration`, what the schedulers count). The Train run lives in the trial's own folder,
 so a trial that Tune restarts (after the search driver was killed) resumes from its latest
 checkpoint. Before any of that, the speed lane times the architecture in a Ray task on a worker's
@@ -17,12 +17,12 @@ from pathlib import Path
 import ray.train
 import ray.tune
 from ray.train.torch import TorchTrainer
-from ray.tune.integration.ray_train import TuneReportCallback
 
 from trainables import contract
 from trainables.hooks import report_hook
 from trainables.resources import TrialResources
 from trainables.speed_constraints import SpeedConstraints
+from trainables.tune_reports import QueuedReports, fit_reporting_to_tune
 from trainables.worker import is_out_of_memory, out_of_memory_error, train_worker
 
 ConfigBuilder = Callable[[dict, str], dict]
@@ -74,6 +74,7 @@ def run_trial(params: dict, *, build_config: ConfigBuilder, resources: TrialReso
                                  contract.EPOCH: 0, contract.FINISHED_BUDGET: False})
         return
     report_hook(config)["speed_metrics"] = speed
+    reports = QueuedReports()
     trainer = TorchTrainer(
         train_worker,
         train_loop_config={"mmengine": config},
@@ -81,12 +82,12 @@ def run_trial(params: dict, *, build_config: ConfigBuilder, resources: TrialReso
         run_config=ray.train.RunConfig(
             name=run_name,
             storage_path=train_storage,
-            callbacks=[TuneReportCallback()],
+            callbacks=[reports],
             failure_config=ray.train.FailureConfig(max_failures=max_failures),
             checkpoint_config=ray.train.CheckpointConfig(num_to_keep=1),
         ),
     )
-    trainer.fit()
+    fit_reporting_to_tune(trainer.fit, reports)
 
 
 def make_trainable(build_config: ConfigBuilder, resources: TrialResources, train_storage: str | Path,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from search.space.schema import default_tracking_uri
 from search.tracking.experiment import DATASET_TAG, PARENT_TAG, SEARCH_TAG, STATUS_TAG, TRIAL_TAG, experiment_name
 from search.tracking.links import LOCAL_UI
 from tests.browser import CHROMIUM, Browser, free_port, start_process, stop_process, wait_for
+from tests.processes import kill_search
 from tests.project import ROOT, write_space
 from trainables.contract import HISTORY_FILE
 
@@ -242,13 +242,13 @@ def _children(root: Path) -> list:
 
 
 def test_resume_after_the_driver_is_killed_reruns_no_finished_trial(small_demo_root: Path, tiny_clip_path: Path,
-                                                                     tmp_path: Path) -> None:
+                                                                     tmp_path: Path, ray_tmp: Path) -> None:
     """Killed while trial 2 trains, the search resumes: trial 1 is not run again, and trial 2
     continues from its last checkpoint (epoch k): the resumed process trains epochs k+1.. only,
     and every epoch is trained and logged exactly once."""
     space = write_space(tmp_path, "resumable", tiny_clip_path, epochs=3, trials=2, max_concurrent=1)
     command = [sys.executable, str(ROOT / "search" / "run.py"), "--space", str(space)]
-    env = os.environ | {"WORLDTUNE_DATA_DIR": str(small_demo_root)}
+    env = os.environ | {"WORLDTUNE_DATA_DIR": str(small_demo_root), "RAY_TMPDIR": str(ray_tmp)}
     driver = subprocess.Popen(command, cwd=tmp_path, env=env, start_new_session=True,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     root = tmp_path / "runs"
@@ -264,9 +264,8 @@ def test_resume_after_the_driver_is_killed_reruns_no_finished_trial(small_demo_r
         assert driver.poll() is None, "the search ended before it could be interrupted"
         assert reached, "trial 2 reported no epoch in time: the kill would not interrupt its training"
     finally:
+        kill_search(driver, ray_tmp)
         killed_at = time.time()
-        os.killpg(driver.pid, signal.SIGKILL)  # the driver and the local Ray cluster it started
-        driver.wait(timeout=60)
     (finished,) = done
     (interrupted,) = [c for c in children if c is not finished]
     (work_dir,) = root.glob(f"train/*/demo-defects/{interrupted.data.tags[TRIAL_TAG]}/work_dir")

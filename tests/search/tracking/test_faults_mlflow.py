@@ -17,7 +17,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -31,6 +30,7 @@ from mlflow.tracking import MlflowClient
 from search.space.schema import default_tracking_uri
 from search.tracking.experiment import PARENT_TAG, SEARCH_TAG, STATUS_TAG, TRIAL_TAG, experiment_name
 from tests.browser import listening_hosts
+from tests.processes import kill_search, ray_tmpdir
 from tests.project import ROOT, write_space
 from trainables.contract import HISTORY_FILE
 
@@ -137,7 +137,7 @@ def outage(small_demo_root: Path, tiny_clip_path: Path, tmp_path_factory: pytest
     (folder / "mlflow").mkdir()
     server = MlflowServer(folder / "mlflow")  # its own folder: the space file holds the URI password
     server.start()
-    ray_tmp = Path(tempfile.mkdtemp(prefix="wt-", dir="/tmp"))  # short: Ray's socket paths have a limit
+    ray_tmp = ray_tmpdir()
     space = write_space(folder, "outage", tiny_clip_path, epochs=3, trials=2, max_concurrent=1)
     settings = json.loads(space.read_text())  # the URI in the file: a command line is public (ps)
     settings["storage"]["mlflow_uri"] = f"http://worldtune:{URI_PASSWORD}@127.0.0.1:{server.port}"
@@ -157,11 +157,11 @@ def outage(small_demo_root: Path, tiny_clip_path: Path, tmp_path_factory: pytest
               "the first trial to finish while MLflow is down", driver)
         server.start()
         down_s = time.monotonic() - stopped
-        driver.wait(timeout=600)
+        _wait(lambda: driver.poll() is not None, 600, "the search to end", driver)
     finally:
         if driver.poll() is None:
-            os.killpg(driver.pid, signal.SIGKILL)
-            driver.wait(timeout=60)
+            print(out.read_text()[-6000:], err.read_text()[-4000:])  # where it stood
+            kill_search(driver, ray_tmp)
     assert driver.returncode == 0, err.read_text()[-4000:]
     yield Outage(folder / "runs", server, out.read_text(), err.read_text(), ray_tmp, hosts, down_s)
     server.stop()
@@ -258,7 +258,7 @@ def test_a_study_that_ends_while_mlflow_is_down_reports_the_gap_and_keeps_the_fr
 
 
 def test_a_driver_killed_while_mlflow_is_down_loses_nothing_once_resumed(
-        small_demo_root: Path, tiny_clip_path: Path, tmp_path: Path) -> None:
+        small_demo_root: Path, tiny_clip_path: Path, tmp_path: Path, ray_tmp: Path) -> None:
     """Both faults at once: the driver dies with MLflow writes queued (the finished trial's last
     epochs and end, the second trial's run). `--resume` with MLflow back writes them: every trial
     and every epoch once, consistent with the Optuna study."""
@@ -270,7 +270,7 @@ def test_a_driver_killed_while_mlflow_is_down_loses_nothing_once_resumed(
     settings["storage"]["mlflow_uri"] = server.url
     space.write_text(json.dumps(settings))
     command = [sys.executable, str(ROOT / "search" / "run.py"), "--space", str(space)]
-    env = os.environ | {"WORLDTUNE_DATA_DIR": str(small_demo_root)}
+    env = os.environ | {"WORLDTUNE_DATA_DIR": str(small_demo_root), "RAY_TMPDIR": str(ray_tmp)}
     train = tmp_path / "runs" / "train"
     driver = subprocess.Popen(command, cwd=tmp_path, env=env, start_new_session=True,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -280,8 +280,7 @@ def test_a_driver_killed_while_mlflow_is_down_loses_nothing_once_resumed(
         _wait(lambda: sorted(_epochs_on_disk(train).values()) in ([1, 3], [2, 3]), 300,
               "one trial finished and the next one's first epoch, while MLflow is down", driver)
     finally:
-        os.killpg(driver.pid, signal.SIGKILL)  # the driver and the local Ray cluster it started
-        driver.wait(timeout=60)
+        kill_search(driver, ray_tmp)
         server.start()
     try:
         client = MlflowClient(server.url)
