@@ -1,6 +1,7 @@
 """`search/run.py` end to end on a real local Ray, a real MLflow SQLite store and real trials:
 a 4-trial search, its MLflow runs and Pareto artifacts checked against Optuna's own study,
-pareto.py and export.py on the result, and `--resume` after the driver is killed mid-search."""
+pareto.py and export.py on the result, a search started from its recommended model, and the next
+search it wrote. (`--resume` after the driver is killed: tests/search/tracking/test_faults_mlflow.py.)"""
 from __future__ import annotations
 
 import json
@@ -25,9 +26,7 @@ from search.space.schema import default_tracking_uri
 from search.tracking.experiment import DATASET_TAG, PARENT_TAG, SEARCH_TAG, STATUS_TAG, TRIAL_TAG, experiment_name
 from search.tracking.links import LOCAL_UI
 from tests.browser import CHROMIUM, Browser, free_port, start_process, stop_process, wait_for
-from tests.processes import kill_search
 from tests.project import ROOT, write_space
-from trainables.contract import HISTORY_FILE
 
 pytestmark = pytest.mark.slow  # real searches on a local Ray
 
@@ -229,99 +228,6 @@ EXPAND_PARENT_RUNS = ("document.querySelectorAll('[data-component-id$=\"runnamec
 RENDERED_IMAGE_WIDTHS = ("[...document.images].filter(i => i.src.startsWith('blob:') && i.complete)"
                          ".map(i => i.naturalWidth)")
 """Widths of the artifact images the page has loaded (MLflow shows an artifact from a blob URL)."""
-
-
-def _children(root: Path) -> list:
-    """The trial runs so far; polled only once the study is open (the driver creates the store
-    first, and a second process creating it at the same time would race its schema migration)."""
-    if not list(root.glob("optuna/*.db")):
-        return []
-    client = MlflowClient(default_tracking_uri(root))
-    experiment = client.get_experiment_by_name(experiment_name("resumable"))
-    return [r for r in client.search_runs([experiment.experiment_id]) if TRIAL_TAG in r.data.tags]
-
-
-def test_resume_after_the_driver_is_killed_reruns_no_finished_trial(small_demo_root: Path, tiny_clip_path: Path,
-                                                                     tmp_path: Path, ray_tmp: Path) -> None:
-    """Killed while trial 2 trains, the search resumes: trial 1 is not run again, and trial 2
-    continues from its last checkpoint (epoch k): the resumed process trains epochs k+1.. only,
-    and every epoch is trained and logged exactly once."""
-    space = write_space(tmp_path, "resumable", tiny_clip_path, epochs=3, trials=2, max_concurrent=1)
-    command = [sys.executable, str(ROOT / "search" / "run.py"), "--space", str(space)]
-    env = os.environ | {"WORLDTUNE_DATA_DIR": str(small_demo_root), "RAY_TMPDIR": str(ray_tmp)}
-    driver = subprocess.Popen(command, cwd=tmp_path, env=env, start_new_session=True,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    root = tmp_path / "runs"
-    try:
-        deadline, reached = time.monotonic() + 600, False  # a busy machine times speed slowly
-        while time.monotonic() < deadline and driver.poll() is None:  # kill after trial 2's 1st epoch
-            children = _children(root)
-            done = [c for c in children if c.data.tags[STATUS_TAG] == "finished"]
-            reached = len(children) == 2 and len(done) == 1 and all("map" in c.data.metrics for c in children)
-            if reached:
-                break
-            time.sleep(0.5)
-        assert driver.poll() is None, "the search ended before it could be interrupted"
-        assert reached, "trial 2 reported no epoch in time: the kill would not interrupt its training"
-    finally:
-        kill_search(driver, ray_tmp)
-        killed_at = time.time()
-    (finished,) = done
-    (interrupted,) = [c for c in children if c is not finished]
-    (work_dir,) = root.glob(f"train/*/demo-defects/{interrupted.data.tags[TRIAL_TAG]}/work_dir")
-    logs_before = set(work_dir.glob("*/*.log"))  # mmengine's log of the Runner that was killed
-
-    resume_started = time.time()
-    resumed = subprocess.run(command + ["--resume"], cwd=tmp_path, env=env, capture_output=True, text=True,
-                             timeout=400)
-    assert resumed.returncode == 0, resumed.stderr[-4000:]
-    assert "resuming" in resumed.stdout
-
-    def progress(run) -> list[str]:
-        prefix = f"[worldtune] demo-defects {run.data.tags[TRIAL_TAG]}: "
-        return [line.removeprefix(prefix) for line in resumed.stdout.splitlines() if line.startswith(prefix)]
-    assert progress(finished) == [], "the finished trial printed no progress: it did not rerun"
-    assert progress(interrupted)[-1:] and progress(interrupted)[-1].startswith("epoch 3/3: map "), \
-        f"the resumed trial's progress is shown: {progress(interrupted)}"
-    children = _children(root)
-    assert len(children) == 2 and {c.data.tags[STATUS_TAG] for c in children} == {"finished"}
-    client = MlflowClient(default_tracking_uri(root))
-    history = client.get_metric_history(finished.info.run_id, "map")
-    assert [m.step for m in history] == [1, 2, 3], "the finished trial did not run again"
-    steps = [m.step for m in client.get_metric_history(interrupted.info.run_id, "map")]
-    # Every epoch once: one whose checkpoint was saved but whose report died with the driver is
-    # logged from the checkpoint's history.
-    assert steps == [1, 2, 3], f"the interrupted trial lost or repeated epochs: {steps}"
-
-    # The interrupted trial's own record, in its last checkpoint: one entry per epoch trained, each
-    # stamped when it was trained. A trial that started again from scratch has no entry from
-    # before the kill (its history starts empty); a resumed one keeps those of its checkpoint.
-    (resumed_run,) = [c for c in children if c.info.run_id == interrupted.info.run_id]
-    epochs = json.loads((Path(resumed_run.data.tags["checkpoint_path"]) / HISTORY_FILE).read_text())
-    assert [e["epoch"] for e in epochs] == [1, 2, 3], f"each epoch trained once: {epochs}"
-    before = [e["epoch"] for e in epochs if e["timestamp"] < killed_at]
-    after = [e["epoch"] for e in epochs if e["timestamp"] > resume_started]
-    assert before + after == [1, 2, 3], "no epoch was trained between the kill and the resume"
-    k = len(before)  # the epoch of the checkpoint it resumed from
-    assert 1 <= k < 3, f"the kill came after epoch 1 was reported (its checkpoint saved first): {before}"
-    assert [line.split(":")[0] for line in progress(interrupted)] == [f"epoch {e}/3" for e in range(k + 1, 4)], \
-        f"the resumed process reports epochs {k + 1}..3 only (resumed from epoch {k}): {progress(interrupted)}"
-    # mmengine's log of the resumed Runner: it loaded epoch k's checkpoint and trained only after it
-    (resumed_log,) = set(work_dir.glob("*/*.log")) - logs_before
-    text = resumed_log.read_text()
-    assert f"resumed epoch: {k}, iter: " in text, text[-3000:]
-    trained = sorted({int(e) for e in re.findall(r"Epoch\(train\) *\[(\d+)\]", text)})
-    assert trained == list(range(k + 1, 4)), f"epochs trained after the resume: {trained}"
-    killed_log = "".join(p.read_text() for p in logs_before)
-    validated = sorted({int(e) for e in re.findall(r"Epoch\(val\) *\[(\d+)\]", killed_log)})
-    assert validated[:k] == list(range(1, k + 1)), f"epochs 1..{k} were trained before the kill: {validated}"
-
-    (db,) = (root / "optuna").glob("*.db")
-    study = optuna.load_study(study_name="demo-defects", storage=f"sqlite:///{db}")
-    assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE] * 2, "no trial was asked twice"
-    assert {c.info.status for c in children} == {"FINISHED"}
-    assert sorted(tuple(t.values) for t in study.trials) == sorted(
-        (c.data.metrics["map"], c.data.metrics["fps"]) for c in children), "MLflow agrees with Optuna"
 
 
 def test_a_search_starts_from_the_model_an_earlier_search_recommended(searched: tuple[Path, str, float],

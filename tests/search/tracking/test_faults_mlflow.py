@@ -117,6 +117,21 @@ def _epochs_on_disk(train_storage: Path) -> dict[str, int]:
     return epochs
 
 
+def _epochs_registered(train_storage: Path) -> dict[str, int]:
+    """Trial id -> the epoch of its latest checkpoint that Ray Train has registered (in its
+    checkpoint manager's snapshot): the one a resumed run starts from. A checkpoint folder alone
+    is not that: the worker writes it before the Train controller registers it."""
+    epochs: dict[str, int] = {}
+    for snapshot in train_storage.rglob("checkpoint_manager_snapshot.json"):
+        try:
+            latest = json.loads(snapshot.read_text())["latest_checkpoint_result"]
+        except (OSError, json.JSONDecodeError, KeyError):  # being written right now
+            continue
+        if latest:
+            epochs[snapshot.parent.name] = latest["metrics"]["epoch"]
+    return epochs
+
+
 def _a_trial_finished(train_storage: Path, epochs: int) -> bool:
     return epochs in _epochs_on_disk(train_storage).values()
 
@@ -257,11 +272,15 @@ def test_a_study_that_ends_while_mlflow_is_down_reports_the_gap_and_keeps_the_fr
                                                                             "front.png", "front.html"}
 
 
-def test_a_driver_killed_while_mlflow_is_down_loses_nothing_once_resumed(
+def test_a_driver_killed_while_mlflow_is_down_resumes_and_loses_nothing(
         small_demo_root: Path, tiny_clip_path: Path, tmp_path: Path, ray_tmp: Path) -> None:
-    """Both faults at once: the driver dies with MLflow writes queued (the finished trial's last
-    epochs and end, the second trial's run). `--resume` with MLflow back writes them: every trial
-    and every epoch once, consistent with the Optuna study."""
+    """Both faults at once. MLflow goes away after the first epoch; the driver and its Ray cluster
+    are killed once trial 1 has finished and Ray Train has registered trial 2's epoch-k checkpoint
+    (k = 1 or 2), with MLflow writes queued (trial 1's last epochs and end, trial 2's run).
+    `--resume` with MLflow back:
+    - trial 1 is not run again; trial 2 continues from its epoch-k checkpoint and trains epochs
+      k+1..3 only (its history, mmengine's log and the printed progress agree);
+    - every trial and every epoch is in MLflow once, consistent with the Optuna study."""
     (tmp_path / "mlflow").mkdir()
     server = MlflowServer(tmp_path / "mlflow")
     server.start()
@@ -277,30 +296,65 @@ def test_a_driver_killed_while_mlflow_is_down_loses_nothing_once_resumed(
     try:
         _wait(lambda: _epochs_logged(server, "killed-in-outage") >= 1, 300, "the first epoch in MLflow", driver)
         server.stop()
-        _wait(lambda: sorted(_epochs_on_disk(train).values()) in ([1, 3], [2, 3]), 300,
+        _wait(lambda: sorted(_epochs_registered(train).values()) in ([1, 3], [2, 3]), 300,
               "one trial finished and the next one's first epoch, while MLflow is down", driver)
     finally:
         kill_search(driver, ray_tmp)
+        killed_at = time.time()
         server.start()
     try:
+        registered = _epochs_registered(train)
+        (finished,) = [trial for trial, epochs in registered.items() if epochs == 3]
+        (interrupted,) = registered.keys() - {finished}
+        k = registered[interrupted]  # the epoch of the checkpoint it resumes from
+        (work_dir,) = train.glob(f"*/demo-defects/{interrupted}/work_dir")
+        logs_before = set(work_dir.glob("*/*.log"))  # mmengine's log of the Runner that was killed
         client = MlflowClient(server.url)
         experiment = client.get_experiment_by_name(experiment_name("killed-in-outage"))
         before = [r for r in client.search_runs([experiment.experiment_id]) if TRIAL_TAG in r.data.tags]
         assert [len(client.get_metric_history(r.info.run_id, "map")) for r in before] == [1], \
             "MLflow went away after the first epoch: the rest was only queued when the driver died"
+
+        resume_started = time.time()
         resumed = subprocess.run(command + ["--resume"], cwd=tmp_path, env=env, capture_output=True, text=True,
                                  timeout=600)
         assert resumed.returncode == 0, resumed.stderr[-4000:]
-        runs = client.search_runs([experiment.experiment_id])
-        children = [r for r in runs if TRIAL_TAG in r.data.tags]
-        assert len(children) == 2
-        assert {(c.info.status, c.data.tags[STATUS_TAG]) for c in children} == {("FINISHED", "finished")}
-        for child in children:
+        assert "resuming" in resumed.stdout
+
+        def progress(trial: str) -> list[str]:
+            prefix = f"[worldtune] demo-defects {trial}: "
+            return [line.removeprefix(prefix) for line in resumed.stdout.splitlines() if line.startswith(prefix)]
+        assert progress(finished) == [], "the finished trial printed no progress: it did not rerun"
+        assert [line.split(":")[0] for line in progress(interrupted)] == [f"epoch {e}/3" for e in range(k + 1, 4)], \
+            f"the resumed process reports epochs {k + 1}..3 only (resumed from epoch {k}): {progress(interrupted)}"
+
+        # The interrupted trial's own record, in its last checkpoint: one entry per epoch trained, each
+        # stamped when it was trained. A trial that started again from scratch has no entry from
+        # before the kill (its history starts empty); a resumed one keeps those of its checkpoint.
+        children = {r.data.tags[TRIAL_TAG]: r for r in client.search_runs([experiment.experiment_id])
+                    if TRIAL_TAG in r.data.tags}
+        assert children.keys() == {finished, interrupted}
+        history = Path(children[interrupted].data.tags["checkpoint_path"]) / HISTORY_FILE
+        epochs = json.loads(history.read_text())
+        assert [e["epoch"] for e in epochs] == [1, 2, 3], f"each epoch trained once: {epochs}"
+        assert [e["epoch"] for e in epochs if e["timestamp"] < killed_at] == list(range(1, k + 1))
+        assert [e["epoch"] for e in epochs if e["timestamp"] > resume_started] == list(range(k + 1, 4))
+        # mmengine's log of the resumed Runner: it loaded epoch k's checkpoint and trained only after it
+        (resumed_log,) = set(work_dir.glob("*/*.log")) - logs_before
+        text = resumed_log.read_text()
+        assert f"resumed epoch: {k}, iter: " in text, text[-3000:]
+        trained = sorted({int(e) for e in re.findall(r"Epoch\(train\) *\[(\d+)\]", text)})
+        assert trained == list(range(k + 1, 4)), f"epochs trained after the resume: {trained}"
+
+        # MLflow: every epoch once, also those whose report died with the driver (logged from the
+        # checkpoint's history), and trial 1's end, which only the outbox of the killed driver held.
+        for child in children.values():
+            assert (child.info.status, child.data.tags[STATUS_TAG]) == ("FINISHED", "finished")
             assert [m.step for m in client.get_metric_history(child.info.run_id, "map")] == [1, 2, 3]
         (db,) = (tmp_path / "runs" / "optuna").glob("*.db")
         study = optuna.load_study(study_name="demo-defects", storage=f"sqlite:///{db}")
         assert [t.state for t in study.trials] == [optuna.trial.TrialState.COMPLETE] * 2, "no trial was asked twice"
         assert sorted(tuple(t.values) for t in study.trials) == sorted(
-            (c.data.metrics["map"], c.data.metrics["fps"]) for c in children), "MLflow agrees with Optuna"
+            (c.data.metrics["map"], c.data.metrics["fps"]) for c in children.values()), "MLflow agrees with Optuna"
     finally:
         server.stop()
