@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow  # real trials on Ray Train that crash
 ray = pytest.importorskip("ray")
 from ray import tune  # noqa: E402
 
-from tests.project import FAST  # noqa: E402
+from tests.project import FAST, QUICK_SPEED  # noqa: E402
 from trainables.api import TrialResources, make_trainable  # noqa: E402
 from trainables.configs.yolo_world import build_trial_config  # noqa: E402
 from trainables.dataset_files import DatasetFiles  # noqa: E402
@@ -67,7 +67,8 @@ def test_a_killed_train_worker_resumes_from_its_checkpoint_and_the_trial_finishe
     data = DatasetFiles.standard("demo-defects", small_demo_root / "demo-defects")
 
     def build(values: dict, work_dir: str) -> dict:
-        return build_trial_config(TrialParams.from_dict(values), data, work_dir, num_data_workers=0)
+        return build_trial_config(TrialParams.from_dict(values), data, work_dir, num_data_workers=0,
+                                  speed_protocol=QUICK_SPEED)
 
     storage = tmp_path / "train_runs"
     killer = _KillTrainWorkersOnFirstResult()

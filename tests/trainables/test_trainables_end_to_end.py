@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.project import QUICK_SPEED
 from trainables.end_to_end import (
     DEPLOYMENT_TEST_CFG,
     REFERENCE,
@@ -14,10 +15,8 @@ from trainables.end_to_end import (
     reference_model,
     time_end_to_end,
 )
-from trainables.speed_protocol import SpeedProtocol
 from trainables.yolo_world.models import build_model, model_config
 
-QUICK = SpeedProtocol(warmup_s=0.05, rounds=3, round_s=0.02)
 CLASSES = ["scratch", "dent", "rust", "crack", "hole", "stain"]
 
 
@@ -58,7 +57,7 @@ def test_deployment_thresholds_bound_the_detections(detector: torch.nn.Module, i
 def test_models_and_the_reference_are_timed_in_every_round(detector: torch.nn.Module, image: torch.Tensor) -> None:
     models = {"a": (deployed_for_end_to_end(detector, CLASSES), image),
               "b": (deployed_for_end_to_end(detector, CLASSES[:3]), image)}
-    timed = time_end_to_end(models, reference=(reference_model("tiny", len(CLASSES)), image), protocol=QUICK)
+    timed = time_end_to_end(models, reference=(reference_model("tiny", len(CLASSES)), image), protocol=QUICK_SPEED)
     assert set(timed.fps) == {"a", "b", REFERENCE}
     assert all(1 < fps < 10000 for fps in timed.fps.values())
     assert timed.of("missing") is None

@@ -25,13 +25,12 @@ from search.datasets.demo_text_encoder import ensure_demo_text_encoder  # noqa: 
 from search.space.schema import default_tracking_uri  # noqa: E402
 from search.tracking.experiment import child_runs  # noqa: E402
 from search.tracking.trial_runs import TrialRuns  # noqa: E402
+from tests.project import QUICK_SPEED  # noqa: E402
 from trainables.api import ConfigBuilder, TrialResources, make_trainable  # noqa: E402
 from trainables.contract import TrialEnd  # noqa: E402
 from trainables.dataset_files import DatasetFiles, RetentionSet  # noqa: E402
-from trainables.speed_protocol import SpeedProtocol  # noqa: E402
 
 TRIAL = dict(size="tiny", image_size=160, batch_size=8, close_mosaic_epochs=0, seed=0)
-QUICK = SpeedProtocol(warmup_s=0.05, rounds=3, round_s=0.02)
 OBJECTIVES = ["map", "fps", "retention"]
 
 
@@ -67,7 +66,7 @@ def _trials(data: DatasetFiles, spaces: list[dict], storage: Path, retention: Da
     parent = client.create_run(experiment).info.run_id
     runs = TrialRuns(tracking_uri=default_tracking_uri(storage), experiment_id=experiment, parent_run_id=parent,
                      objectives=OBJECTIVES)
-    build = ConfigBuilder(data, num_data_workers=0, speed_cache=storage / "speed", speed_protocol=QUICK,
+    build = ConfigBuilder(data, num_data_workers=0, speed_cache=storage / "speed", speed_protocol=QUICK_SPEED,
                           retention=RetentionSet(retention))
     results = {}
     for index, space in enumerate(spaces):

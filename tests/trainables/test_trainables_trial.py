@@ -11,6 +11,7 @@ pytestmark = pytest.mark.slow  # real trials on Ray Train
 ray = pytest.importorskip("ray")
 from ray import tune  # noqa: E402
 
+from tests.project import QUICK_SPEED  # noqa: E402
 from trainables.api import TrialResources, make_trainable  # noqa: E402
 from trainables.configs.yolo_world import build_trial_config  # noqa: E402
 from trainables.dataset_files import DatasetFiles  # noqa: E402
@@ -29,7 +30,7 @@ def _tune(params: dict, data: DatasetFiles, storage: Path, workers: int = 1,
           speed_cache: Path | None = None) -> tune.ResultGrid:
     def build(values: dict, work_dir: str) -> dict:
         return build_trial_config(TrialParams.from_dict(values), data, work_dir, num_data_workers=0,
-                                  speed_cache=speed_cache)
+                                  speed_cache=speed_cache, speed_protocol=QUICK_SPEED)
 
     tuner = tune.Tuner(make_trainable(build, TrialResources(workers=workers), storage / "train_runs"),
                        param_space=params, tune_config=tune.TuneConfig(max_concurrent_trials=1),
