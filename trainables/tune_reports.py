@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import ray.train
 import ray.tune
 from ray.train.v2.api.callback import UserCallback
 from ray.util.queue import Empty, Queue
@@ -33,7 +34,8 @@ class QueuedReports(UserCallback):
     def __init__(self) -> None:
         self.queue = Queue(actor_options={"num_cpus": 0})
 
-    def after_report(self, run_context, metrics: list[dict[str, Any]], checkpoint) -> None:
+    def after_report(self, run_context: object, metrics: list[dict[str, Any]],
+                     checkpoint: ray.train.Checkpoint | None) -> None:
         report = dict(metrics[0])
         if checkpoint is not None:
             report[contract.CHECKPOINT_PATH] = checkpoint.path
