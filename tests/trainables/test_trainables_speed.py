@@ -2,6 +2,7 @@
 self-consistent figures, and the original model left alone."""
 from __future__ import annotations
 
+import statistics
 from pathlib import Path
 
 import pytest
@@ -108,9 +109,17 @@ def test_against_a_reference_the_figure_is_its_calibrated_speed_scaled_by_the_ti
     assert itself.fps == pytest.approx(100.0, rel=0.15), "a model against itself runs at the reference's speed"
     assert itself.reference_fps == 100.0 and itself.protocol.endswith("against a YOLOv8 reference")
     relative = measure_network(detector, 96, protocol=QUICK, texts=CLASSES, reference=(reference, 100.0))
-    alone = measure_network(detector, 96, protocol=QUICK, texts=CLASSES)
-    calibrated = measure_network(reference, 96, protocol=QUICK).fps
-    assert relative.fps / 100.0 == pytest.approx(alone.fps / calibrated, rel=0.3), "the same ratio, either way"
+    # Timed apart, the two are not comparable to better than about 2x on a shared machine: the
+    # reference alone once ran at 80 FPS and minutes later at 130 while the paired ratio stayed 0.83
+    # (that drift is why the lane times in pairs). So: each one's median of three, timed in turn,
+    # within a factor of 2; `itself` above is the exact check of the scaling.
+    alone, calibrated = [], []
+    for _ in range(3):
+        alone.append(measure_network(detector, 96, protocol=QUICK, texts=CLASSES).fps)
+        calibrated.append(measure_network(reference, 96, protocol=QUICK).fps)
+    apart = statistics.median(alone) / statistics.median(calibrated)
+    assert 0.5 < (relative.fps / 100.0) / apart < 2.0, \
+        f"the same ratio, either way: {relative.fps / 100.0:.2f} against {alone} / {calibrated}"
 
 
 def test_flops_grow_with_the_image_area(detector: nn.Module) -> None:
