@@ -20,7 +20,7 @@ from search.space.distributions import to_choice_value
 from search.space.loading import load_space
 from search.space.schema import default_tracking_uri
 from search.tracking.experiment import PARENT_TAG, STATUS_TAG, TRIAL_TAG
-from tests.project import FAST
+from tests.project import FAST, QUICK_SPEED
 from tests.studies import run_enqueued_study
 
 pytestmark = pytest.mark.slow  # real searches with failing trials
@@ -43,7 +43,8 @@ def _space(folder: Path, demo_root: Path, clip: Path) -> Path:
              "parameters": {name: {"type": "choice", "values": [json.loads(v) for v in values]}
                             for name, values in choices.items()},
              "fixed": FAST, "scheduler": {"type": "none"}, "budget": {"trials": 4, "max_concurrent": 2},
-             "resources": {"workers": 1, "cpus_per_worker": 1}, "storage": {"root": str(folder / "runs")}}
+             "resources": {"workers": 1, "cpus_per_worker": 1}, "speed": QUICK_SPEED.as_dict(),
+             "storage": {"root": str(folder / "runs")}}
     file = folder / "faulty.yaml"
     file.write_text(json.dumps(space))
     return file

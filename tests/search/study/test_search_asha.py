@@ -35,7 +35,7 @@ from search.space.schema import default_tracking_uri
 from search.study.pareto_scheduler import continues
 from search.study.tuner import make_scheduler, max_epochs
 from search.tracking.experiment import PARENT_TAG, STATUS_TAG, TRIAL_TAG, experiment_name
-from tests.project import FAST
+from tests.project import FAST, QUICK_SPEED
 from tests.studies import run_enqueued_study
 from trainables.contract import HISTORY_FILE, TrialEnd
 from trainables.dataset_files import DatasetFiles
@@ -92,7 +92,8 @@ def _space(folder: Path, data: DatasetFiles, clip: Path, checkpoints: dict[str, 
              "fixed": fixed, "sampler": {"type": "tpe", "seed": 0},
              "scheduler": {"type": "asha", "grace_period": 1, "reduction_factor": 2},
              "budget": {"trials": 2, "max_concurrent": 1},
-             "resources": {"workers": 1, "cpus_per_worker": 1}, "storage": {"root": str(folder / "runs")}}
+             "resources": {"workers": 1, "cpus_per_worker": 1}, "speed": QUICK_SPEED.as_dict(),
+             "storage": {"root": str(folder / "runs")}}
     file = folder / "asha.yaml"
     file.write_text(json.dumps(space))  # JSON is YAML
     return file
