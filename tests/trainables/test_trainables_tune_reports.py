@@ -13,6 +13,7 @@ import ray.train
 from ray import cloudpickle, tune
 from ray.train.torch import TorchTrainer
 
+from trainables.resources import TrialResources
 from trainables.tune_reports import QueuedReports, fit_reporting_to_tune
 
 pytestmark = pytest.mark.slow  # real Train worker groups inside real Tune trials
@@ -42,7 +43,7 @@ def _trial(params: dict, storage: str) -> None:
 
 def test_every_epoch_reaches_tune_in_order_and_a_failure_after_its_epochs(local_ray, tmp_path: Path) -> None:
     trainable = tune.with_resources(tune.with_parameters(_trial, storage=str(tmp_path / "train")),
-                                    {"cpu": 0, "memory": 1 << 20})  # as `TrialResources.driver_resources`
+                                    TrialResources().driver_resources())
     tuner = tune.Tuner(trainable, param_space={"fail_after": tune.grid_search([None, 2])},
                        run_config=tune.RunConfig(name="reports", storage_path=str(tmp_path), verbose=0))
     finished, failed = sorted(tuner.fit(), key=lambda result: result.config["fail_after"] is not None)
